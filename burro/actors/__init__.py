@@ -1,0 +1,3 @@
+"""burro.actors."""
+
+from __future__ import annotations

@@ -1,0 +1,114 @@
+"""Time, injectable: the runtime reads a :class:`Clock` that tests can replace."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class TimerHandle(Protocol):
+    """A pending callback that can be cancelled."""
+
+    def cancel(self) -> None:
+        """Make sure the callback does not run (no-op if it already ran)."""
+
+
+class Clock(Protocol):
+    """The source of time and timers for a runtime."""
+
+    def now(self) -> datetime:
+        """The current time, aware UTC."""
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` (from some thread) once ``now() >= when``."""
+
+
+class _ThreadTimer:
+    def __init__(self, delay: float, callback: Callable[[], None]) -> None:
+        self._timer = threading.Timer(max(delay, 0.0), callback)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class SystemClock:
+    """Wall-clock time; timers are daemon threads."""
+
+    def now(self) -> datetime:
+        """The current time, aware UTC."""
+        return datetime.now(UTC)
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` on a timer thread at ``when``."""
+        return _ThreadTimer((when - self.now()).total_seconds(), callback)
+
+
+class _ManualTimer:
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A clock that only moves when a test says so.
+
+    Timers fire synchronously, in due order, inside :meth:`advance` / :meth:`set`.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        self._now = (start or datetime(2030, 1, 1, tzinfo=UTC)).astimezone(UTC)
+        self._lock = threading.Lock()
+        self._timers: list[tuple[datetime, int, _ManualTimer]] = []
+        self._order = itertools.count()
+
+    def now(self) -> datetime:
+        """The manual time."""
+        with self._lock:
+            return self._now
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
+        """Register ``callback`` to fire once the clock reaches ``when``."""
+        timer = _ManualTimer(callback)
+        with self._lock:
+            if when > self._now:
+                heapq.heappush(self._timers, (when, next(self._order), timer))
+                return timer
+        callback()
+        return timer
+
+    def advance(self, seconds: float) -> datetime:
+        """Move time forward by ``seconds`` and fire the timers now due."""
+        return self.set(self.now() + timedelta(seconds=seconds))
+
+    def set(self, when: datetime) -> datetime:
+        """Move time to ``when`` (never backwards) and fire the timers now due."""
+        with self._lock:
+            self._now = max(self._now, when.astimezone(UTC))
+            due = []
+            while self._timers and self._timers[0][0] <= self._now:
+                due.append(heapq.heappop(self._timers)[2])
+            now = self._now
+        for timer in due:
+            if not timer.cancelled:
+                timer.callback()
+        return now

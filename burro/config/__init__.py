@@ -1,0 +1,3 @@
+"""burro.config."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""burro.facade."""
+
+from __future__ import annotations

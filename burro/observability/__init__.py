@@ -1,0 +1,3 @@
+"""burro.observability."""
+
+from __future__ import annotations

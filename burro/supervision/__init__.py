@@ -1,0 +1,3 @@
+"""burro.supervision."""
+
+from __future__ import annotations
