@@ -1,0 +1,446 @@
+"""The in-memory job store (the ``memory`` backend, ETS-like): LMDB's semantics, no disk.
+
+Everything lives in one process and disappears with it. One lock serialises every
+operation, so each is atomic and thread-safe. Indexes (see ``_memory_index``) keep
+claiming, promoting and listing a page at ``O(log n + k)`` and counting at ``O(queues)``.
+Within one process a runtime is alive exactly while it is registered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import get_args
+
+from burro.errors import StorageError
+from burro.states import FINISHED_STATES, TaskState
+from burro.storage._memory_index import JobIndex, micros
+from burro.storage._memory_record import JobRecord, pack, unpack, utc
+from burro.storage.base import (
+    Complete,
+    Fail,
+    Inserted,
+    Job,
+    JobFilter,
+    NewJob,
+    RecurringRecord,
+    RuntimeInfo,
+    Settlement,
+    SortField,
+)
+
+__all__ = ["MemoryStorage"]
+
+_SORT_FIELDS = frozenset(get_args(SortField))
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredRecurring:
+    """A recurring definition with its arguments and options kept encoded."""
+
+    record: RecurringRecord
+    packed_args: bytes
+    packed_options: bytes
+
+    @classmethod
+    def of(cls, record: RecurringRecord) -> _StoredRecurring:
+        return cls(record, pack(list(record.args), "args"), pack(dict(record.options), "options"))
+
+    def read(self) -> RecurringRecord:
+        args = tuple(unpack(self.packed_args))
+        return replace(self.record, args=args, options=unpack(self.packed_options))
+
+
+class MemoryStorage:
+    """A :class:`~burro.storage.base.Storage` kept in this process's memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+        self._sequence = itertools.count(1)
+        self._jobs: dict[str, JobRecord] = {}
+        self._index = JobIndex()
+        self._newest_unique: dict[bytes, str] = {}
+        self._failures: Counter[tuple[str, date]] = Counter()
+        self._recurring: dict[str, _StoredRecurring] = {}
+        self._fires: dict[str, set[datetime]] = {}
+        self._runtimes: dict[str, RuntimeInfo] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStorage(jobs={len(self._jobs)})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise StorageError("the memory store is closed")
+            yield
+
+    @contextmanager
+    def _changing(self, record: JobRecord) -> Iterator[JobRecord]:
+        """Re-index ``record`` around a change of the fields the indexes read."""
+        self._index.remove(record.entry())
+        try:
+            yield record
+        finally:
+            self._index.add(record.entry())
+
+    @staticmethod
+    def _job_id(seq: int) -> str:
+        return f"{seq:016x}"
+
+    def _record_at(self, seq: int) -> JobRecord:
+        return self._jobs[self._job_id(seq)]
+
+    # -- inserting -----------------------------------------------------------------
+    def insert(self, job: NewJob, now: datetime) -> Inserted:
+        """Store one job (honouring its uniqueness rule)."""
+        return self.insert_many([job], now)[0]
+
+    def insert_many(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+        """Store many jobs in one transaction; all or nothing."""
+        now = utc(now)
+        with self._transaction():
+            staged: list[JobRecord] = []
+            claimed_keys: dict[bytes, str] = {}
+            outcomes = [self._stage(job, now, staged, claimed_keys) for job in jobs]
+            # Nothing is visible until every job of the batch was encoded successfully.
+            self._commit(staged, claimed_keys)
+            return outcomes
+
+    def _stage(
+        self, job: NewJob, now: datetime, staged: list[JobRecord], claimed_keys: dict[bytes, str]
+    ) -> Inserted:
+        if job.unique_key is not None:
+            existing = claimed_keys.get(job.unique_key) or self._live_duplicate(job, now)
+            if existing is not None:
+                return Inserted(existing, created=False)
+        seq = next(self._sequence)
+        record = JobRecord.create(seq, self._job_id(seq), job, now)
+        staged.append(record)
+        if job.unique_key is not None:
+            claimed_keys[job.unique_key] = record.id
+        return Inserted(record.id, created=True)
+
+    def _commit(self, staged: list[JobRecord], claimed_keys: dict[bytes, str]) -> None:
+        for record in staged:
+            self._jobs[record.id] = record
+            self._index.add(record.entry())
+        self._newest_unique.update(claimed_keys)
+
+    def _live_duplicate(self, job: NewJob, now: datetime) -> str | None:
+        """The id of the newest job with ``job``'s key if it still counts as the same job.
+
+        A key without a window (``unique_for_seconds`` None) is unique for as long as its
+        newest job is neither discarded nor cancelled.
+        """
+        assert job.unique_key is not None
+        newest = self._jobs.get(self._newest_unique.get(job.unique_key, ""))
+        if newest is None or newest.state in (TaskState.DISCARDED, TaskState.CANCELLED):
+            return None
+        window = job.unique_for_seconds
+        if window is not None and now - newest.inserted_at >= timedelta(seconds=window):
+            return None
+        return newest.id
+
+    # -- running -------------------------------------------------------------------
+    def claim(self, queue: str, limit: int, runtime_id: str, now: datetime) -> list[Job]:
+        """Mark up to ``limit`` pending jobs of ``queue`` ``running`` for ``runtime_id``."""
+        now = utc(now)
+        with self._transaction():
+            ready = self._index.ready.get(queue)
+            if ready is None or limit <= 0:
+                return []
+            keys = list(itertools.islice(ready.ordered(), limit))
+            return [self._start(self._record_at(key[-1]), runtime_id, now) for key in keys]
+
+    def _start(self, record: JobRecord, runtime_id: str, now: datetime) -> Job:
+        with self._changing(record):
+            record.state = TaskState.RUNNING
+            record.attempts += 1
+            record.attempted_at = now
+            record.claimed_by = runtime_id
+        return record.to_job()
+
+    def settle(self, settlements: Sequence[Settlement], now: datetime) -> list[Job | None]:
+        """Record the outcome of running jobs, all in one transaction."""
+        now = utc(now)
+        # Results are encoded first so that a bad one leaves the whole batch unapplied.
+        results = [
+            pack(item.result, "result") if isinstance(item, Complete) else None
+            for item in settlements
+        ]
+        with self._transaction():
+            return [
+                self._settle_one(item, packed, now)
+                for item, packed in zip(settlements, results, strict=True)
+            ]
+
+    def _settle_one(self, item: Settlement, packed: bytes | None, now: datetime) -> Job | None:
+        record = self._jobs.get(item.job_id)
+        if (
+            record is None
+            or record.state is not TaskState.RUNNING
+            or record.claimed_by != item.runtime_id
+            or record.attempts != item.attempt
+        ):
+            return None
+        with self._changing(record):
+            if isinstance(item, Complete):
+                self._complete(record, packed, now)
+            elif isinstance(item, Fail):
+                self._fail(record, item, now)
+            else:
+                record.finish(TaskState.CANCELLED, now)
+        return record.to_job()
+
+    @staticmethod
+    def _complete(record: JobRecord, packed: bytes | None, now: datetime) -> None:
+        if packed is not None:
+            record.packed_result = packed
+        cancelled = record.cancel_requested
+        record.finish(TaskState.CANCELLED if cancelled else TaskState.COMPLETED, now)
+
+    def _fail(self, record: JobRecord, failure: Fail, now: datetime) -> None:
+        record.record_failure(failure.error, now)
+        self._failures[record.queue, now.date()] += 1
+        if record.cancel_requested:
+            record.finish(TaskState.CANCELLED, now)
+        elif failure.retry_at is None:
+            record.finish(TaskState.DISCARDED, now)
+        else:
+            record.state = TaskState.RETRYABLE
+            record.scheduled_at = utc(failure.retry_at)
+            record.claimed_by = None
+
+    def release(
+        self, runtime_id: str, job_ids: Iterable[str] | None, now: datetime, *, rescue: bool
+    ) -> list[Job]:
+        """Put ``running`` jobs claimed by ``runtime_id`` back to ``pending``."""
+        now = utc(now)
+        with self._transaction():
+            return self._release(runtime_id, job_ids, now, rescue=rescue)
+
+    def _release(
+        self, runtime_id: str, job_ids: Iterable[str] | None, now: datetime, *, rescue: bool
+    ) -> list[Job]:
+        claimed = self._index.claims.get(runtime_id, set())
+        wanted = sorted(claimed if job_ids is None else claimed.intersection(job_ids))
+        released = []
+        for job_id in wanted:
+            record = self._jobs[job_id]
+            with self._changing(record):
+                self._put_back(record, now, rescue=rescue)
+            released.append(record.to_job())
+        return released
+
+    def _put_back(self, record: JobRecord, now: datetime, *, rescue: bool) -> None:
+        """Return a claimed job to the queue, ending it if it must not run again.
+
+        A job whose cancellation was asked while it ran ends ``cancelled`` rather than
+        running again.
+        """
+        if record.cancel_requested:
+            record.finish(TaskState.CANCELLED, now)
+        elif not rescue:
+            record.attempts -= 1
+            record.state = TaskState.PENDING
+            record.claimed_by = None
+        elif record.attempts >= record.max_attempts:
+            message = f"interrupted: runtime {record.claimed_by} stopped while running attempt"
+            record.record_failure(f"{message} {record.attempts}", now)
+            self._failures[record.queue, now.date()] += 1
+            record.finish(TaskState.DISCARDED, now)
+        else:
+            record.state = TaskState.PENDING
+            record.claimed_by = None
+
+    def promote(self, now: datetime, limit: int) -> dict[str, int]:
+        """Make up to ``limit`` due ``scheduled``/``retryable`` jobs ``pending``."""
+        now = utc(now)
+        with self._transaction():
+            cut = micros(now)
+            due = itertools.takewhile(lambda key: key[0] <= cut, self._index.due.ordered())
+            promoted: Counter[str] = Counter()
+            for key in list(itertools.islice(due, max(limit, 0))):
+                record = self._record_at(key[-1])
+                with self._changing(record):
+                    record.state = TaskState.PENDING
+                promoted[record.queue] += 1
+            return dict(promoted)
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest ``scheduled_at`` of any scheduled or retryable job."""
+        with self._transaction():
+            first = self._index.due.first()
+            return None if first is None else self._record_at(first[-1]).scheduled_at
+
+    # -- operator actions ----------------------------------------------------------
+    def cancel(self, job_id: str, reason: str | None, now: datetime) -> Job | None:
+        """Cancel a job; ``None`` if unknown."""
+        now = utc(now)
+        with self._transaction():
+            record = self._jobs.get(job_id)
+            if record is None:
+                return None
+            if record.state is TaskState.RUNNING:
+                record.cancel_requested = True
+                record.cancel_reason = reason
+            elif record.state not in FINISHED_STATES:
+                with self._changing(record):
+                    record.cancel_reason = reason
+                    record.finish(TaskState.CANCELLED, now)
+            return record.to_job()
+
+    def retry(self, job_id: str, now: datetime) -> Job | None:
+        """Put a ``discarded`` or ``cancelled`` job back to ``pending`` with fresh attempts."""
+        now = utc(now)
+        with self._transaction():
+            record = self._jobs.get(job_id)
+            if record is None:
+                return None
+            if record.state in (TaskState.DISCARDED, TaskState.CANCELLED):
+                with self._changing(record):
+                    record.state = TaskState.PENDING
+                    record.attempts = 0
+                    record.scheduled_at = now
+                    record.completed_at = None
+                    record.cancel_requested = False
+                    record.cancel_reason = None
+            return record.to_job()
+
+    # -- reading -------------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        """One job, or ``None``."""
+        with self._transaction():
+            record = self._jobs.get(job_id)
+            return None if record is None else record.to_job()
+
+    def list_jobs(
+        self,
+        filters: JobFilter,
+        *,
+        offset: int,
+        limit: int,
+        sort_by: SortField = "inserted_at",
+        descending: bool = False,
+    ) -> tuple[list[Job], int]:
+        """A page of jobs matching ``filters`` and the total number matching.
+
+        Ties (and jobs not yet attempted or completed, which sort last ascending) are
+        ordered by insertion; ``descending`` reverses the whole order.
+        """
+        if sort_by not in _SORT_FIELDS:
+            raise ValueError(f"cannot sort jobs by {sort_by!r}")
+        with self._transaction():
+            partitions = self._index.partitions(filters.states, filters.queue, filters.worker)
+            page = self._index.page(
+                partitions, sort_by, max(offset, 0), limit, descending=descending
+            )
+            jobs = [self._record_at(seq).to_job() for seq in page]
+            return jobs, self._index.total(partitions)
+
+    def counts(self) -> dict[str, dict[TaskState, int]]:
+        """Jobs per queue per state (every state present, zeros included), not a scan."""
+        with self._transaction():
+            return {queue: dict(per_state) for queue, per_state in self._index.counts.items()}
+
+    def failed_today(self, now: datetime) -> dict[str, int]:
+        """Failed attempts per queue since midnight UTC of ``now``'s day."""
+        today = utc(now).date()
+        with self._transaction():
+            return {queue: n for (queue, day), n in self._failures.items() if day == today and n}
+
+    def delete_finished(self, states: frozenset[TaskState], before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished jobs in ``states`` completed before ``before``.
+
+        The oldest completions go first.
+        """
+        with self._transaction():
+            doomed = list(itertools.islice(self._index.finished_before(states, before), limit))
+            for seq in doomed:
+                self._delete(self._record_at(seq))
+            return len(doomed)
+
+    def _delete(self, record: JobRecord) -> None:
+        self._index.remove(record.entry())
+        del self._jobs[record.id]
+        key = record.unique_key
+        if key is not None and self._newest_unique.get(key) == record.id:
+            del self._newest_unique[key]
+
+    # -- recurring tasks -----------------------------------------------------------
+    def upsert_recurring(self, record: RecurringRecord) -> None:
+        """Create or replace the recurring task ``record.name``."""
+        stored = _StoredRecurring.of(record)
+        with self._transaction():
+            self._recurring[record.name] = stored
+
+    def delete_recurring(self, name: str) -> bool:
+        """Remove a recurring task (and its record of fires); False if there was none."""
+        with self._transaction():
+            self._fires.pop(name, None)
+            return self._recurring.pop(name, None) is not None
+
+    def get_recurring(self, name: str) -> RecurringRecord | None:
+        """One recurring task, or ``None``."""
+        with self._transaction():
+            stored = self._recurring.get(name)
+            return None if stored is None else stored.read()
+
+    def list_recurring(self) -> list[RecurringRecord]:
+        """Every recurring task, by name."""
+        with self._transaction():
+            return [self._recurring[name].read() for name in sorted(self._recurring)]
+
+    def fire_recurring(
+        self, name: str, fire_at: datetime, job: NewJob, next_fire_at: datetime, now: datetime
+    ) -> str | None:
+        """Record fire ``(name, fire_at)``, insert its job and move ``next_fire_at``."""
+        now, fire_at = utc(now), utc(fire_at)
+        with self._transaction():
+            stored = self._recurring.get(name)
+            if stored is None or fire_at in self._fires.get(name, ()):
+                return None
+            staged: list[JobRecord] = []
+            claimed_keys: dict[bytes, str] = {}
+            inserted = self._stage(job, now, staged, claimed_keys)
+            self._fires.setdefault(name, set()).add(fire_at)
+            moved = replace(stored.record, next_fire_at=utc(next_fire_at), last_fire_at=fire_at)
+            self._recurring[name] = replace(stored, record=moved)
+            self._commit(staged, claimed_keys)
+            return inserted.id
+
+    # -- runtimes ------------------------------------------------------------------
+    def register_runtime(self, info: RuntimeInfo) -> None:
+        """Record a live runtime: in one process, registered means alive."""
+        with self._transaction():
+            self._runtimes[info.id] = info
+
+    def unregister_runtime(self, runtime_id: str) -> None:
+        """Forget a runtime that stopped cleanly."""
+        with self._transaction():
+            self._runtimes.pop(runtime_id, None)
+
+    def rescue_orphans(self, now: datetime) -> list[Job]:
+        """Release (``rescue=True``) the claims of every runtime that is not registered."""
+        now = utc(now)
+        with self._transaction():
+            orphaned = sorted(set(self._index.claims) - set(self._runtimes))
+            rescued: list[Job] = []
+            for runtime_id in orphaned:
+                rescued.extend(self._release(runtime_id, None, now, rescue=True))
+            return rescued
+
+    # -- lifecycle -----------------------------------------------------------------
+    def close(self) -> None:
+        """Drop every job; later calls raise :class:`StorageError`. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._jobs.clear()
+            self._index = JobIndex()
