@@ -1,0 +1,270 @@
+"""One LMDB environment per data directory per process, shared and kept consistent.
+
+LMDB allows a process to open an environment once: a second open would share (and, on
+close, drop) the first one's file locks. :func:`open_shared` therefore keeps a process-wide
+registry keyed by the directory's real path, refcounted, so every ``LmdbStorage`` on one
+directory (several runtimes in one process, as in tests) uses the same
+:class:`SharedEnvironment`.
+
+Two things need care beyond LMDB's own locking:
+
+* Growing the map (``set_mapsize``) invalidates every open transaction of this process.
+  Readers pass a :class:`_ResizeGate`; a resize holds the writer lock and waits for the
+  gate to empty, so no transaction is ever open while the map changes.
+* An environment must never be used across ``fork()``: the child inherits the mapping but
+  not LMDB's locks. A fork marks every inherited environment as unusable in the child.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+import lmdb
+
+from burro.errors import StorageError
+from burro.storage._lmdb_liveness import RuntimeLocks
+
+__all__ = ["DEFAULT_MAP_SIZE", "Databases", "SharedEnvironment", "open_shared"]
+
+_T = TypeVar("_T")
+
+#: The initial map: address space only (the file grows with use), doubled when full.
+DEFAULT_MAP_SIZE = 256 << 20
+#: Growing stops here: a store this large is more likely a runaway than real work.
+_MAX_MAP_SIZE = 1 << 44
+_MAX_READERS = 1024
+_MAX_DBS = 32
+#: Version of the key layouts and record formats; bump on any incompatible change.
+_FORMAT = b"1"
+
+
+class Databases(NamedTuple):
+    """Handles of the named databases, opened once per environment."""
+
+    meta: lmdb._Database
+    jobs: lmdb._Database
+    queues: lmdb._Database
+    ready: lmdb._Database
+    by_state: lmdb._Database
+    by_time: lmdb._Database
+    claims: lmdb._Database
+    counts: lmdb._Database
+    failed: lmdb._Database
+    unique: lmdb._Database
+    recurring: lmdb._Database
+    fires: lmdb._Database
+    runtimes: lmdb._Database
+
+
+class _ResizeGate:
+    """Many readers at once, or one resize with no reader inside."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._resizing = False
+
+    def enter(self) -> None:
+        with self._condition:
+            while self._resizing:
+                self._condition.wait()
+            self._readers += 1
+
+    def leave(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            if not self._readers:
+                self._condition.notify_all()
+
+    def exclusive(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once every reader has left, holding new ones back."""
+        with self._condition:
+            self._resizing = True
+            try:
+                while self._readers:
+                    self._condition.wait()
+                action()
+            finally:
+                self._resizing = False
+                self._condition.notify_all()
+
+
+class SharedEnvironment:
+    """An open LMDB environment and the in-process state every user of it shares."""
+
+    def __init__(self, path: Path, env: lmdb.Environment, synced: bool) -> None:
+        self.path = path
+        self.env = env
+        #: Whether LMDB itself fsyncs on commit (the first opener's durability).
+        self.synced = synced
+        self.dbs = _open_databases(env)
+        self.refs = 0
+        self.forked = False
+        self._writer = threading.Lock()
+        self._gate = _ResizeGate()
+        #: Queue name <-> id, filled from committed transactions only.
+        self.queue_ids: dict[str, int] = {}
+        self.queue_names: dict[int, str] = {}
+        self.runtime_locks = RuntimeLocks(path / "runtimes")
+
+    def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:
+        """Run ``body`` in one write transaction and commit it.
+
+        ``body`` may run more than once: when the map is full it is rolled back, the map
+        doubled and ``body`` run again, so it must act on the transaction only.
+        """
+        with self._writer:
+            while True:
+                try:
+                    result = self._write_once(body)
+                except lmdb.MapFullError:
+                    self._grow()
+                    continue
+                except lmdb.MapResizedError:
+                    self._gate.exclusive(lambda: self.env.set_mapsize(0))
+                    continue
+                if fsync and not self.synced:
+                    self.env.sync(True)
+                return result
+
+    def _write_once(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+        txn = self.env.begin(write=True)
+        try:
+            result = body(txn)
+        except BaseException:
+            txn.abort()
+            raise
+        txn.commit()
+        return result
+
+    def _grow(self) -> None:
+        size = self.env.info()["map_size"]
+        if size >= _MAX_MAP_SIZE:
+            raise StorageError(f"{self.path}: the store is full ({size} bytes)")
+        self._gate.exclusive(lambda: self.env.set_mapsize(size * 2))
+
+    def read(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+        """Run ``body`` in one read transaction (a consistent snapshot)."""
+        while True:
+            self._gate.enter()
+            try:
+                with self.env.begin() as txn:
+                    return body(txn)
+            except lmdb.MapResizedError:
+                pass
+            finally:
+                self._gate.leave()
+            # Another process grew the map beyond ours: adopt its size, then read again.
+            with self._writer:
+                self._gate.exclusive(lambda: self.env.set_mapsize(0))
+
+    def close(self) -> None:
+        """Close the environment once no transaction of this process is open."""
+        with self._writer:
+            self._gate.exclusive(self.env.close)
+
+
+class _Registry:
+    """The open environments of this process, by resolved data directory."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.environments: dict[str, SharedEnvironment] = {}
+
+    def forget_after_fork(self) -> None:
+        # The child inherited the parent's mappings but none of LMDB's locks: any use
+        # would corrupt the store, so every inherited environment is marked unusable.
+        for shared in self.environments.values():
+            shared.forked = True
+            shared.runtime_locks.forget_after_fork()
+        self.environments = {}
+        # A thread of the parent may have held the lock at the fork; it does not exist here.
+        self.lock = threading.Lock()
+
+
+_registry = _Registry()
+
+
+def open_shared(path: Path, *, fsync: bool, map_size: int) -> SharedEnvironment:
+    """The environment of ``path`` for this process, opened (and created) if needed."""
+    with _registry.lock:
+        directory = _make_directory(path)
+        shared = _registry.environments.get(str(directory))
+        if shared is None:
+            shared = _open_environment(directory, fsync=fsync, map_size=map_size)
+            _registry.environments[str(directory)] = shared
+        shared.refs += 1
+        return shared
+
+
+def release_shared(shared: SharedEnvironment) -> None:
+    """Drop one reference; the last one closes the environment."""
+    with _registry.lock:
+        shared.refs -= 1
+        if shared.refs or shared.forked:
+            return
+        if _registry.environments.get(str(shared.path)) is shared:
+            del _registry.environments[str(shared.path)]
+    shared.close()
+
+
+def _make_directory(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        directory = path.resolve(strict=True)
+        (directory / "runtimes").mkdir(exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"{path}: cannot create the data directory: {error}") from error
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StorageError(f"{directory}: the data directory is not writable")
+    return directory
+
+
+def _open_environment(directory: Path, *, fsync: bool, map_size: int) -> SharedEnvironment:
+    try:
+        env = lmdb.open(
+            str(directory),
+            map_size=map_size,
+            max_dbs=_MAX_DBS,
+            max_readers=_MAX_READERS,
+            sync=fsync,
+            metasync=fsync,
+        )
+    except lmdb.Error as error:
+        raise StorageError(f"{directory}: cannot open the store: {_explain(error)}") from error
+    try:
+        return SharedEnvironment(directory, env, synced=fsync)
+    except lmdb.Error as error:
+        env.close()
+        raise StorageError(f"{directory}: cannot open the store: {_explain(error)}") from error
+    except StorageError:
+        env.close()
+        raise
+
+
+def _explain(error: lmdb.Error) -> str:
+    message = f"{type(error).__name__}: {error}"
+    if "already open" in str(error):
+        message += " (a store opened before fork() cannot be opened again in the child)"
+    return message
+
+
+def _open_databases(env: lmdb.Environment) -> Databases:
+    with env.begin(write=True) as txn:
+        handles = {name: env.open_db(name.encode(), txn=txn) for name in Databases._fields}
+        meta = handles["meta"]
+        found = txn.get(b"format", db=meta)
+        if found is None:
+            txn.put(b"format", _FORMAT, db=meta)
+        elif found != _FORMAT:
+            raise StorageError(
+                f"{env.path()}: the store has format {found!r}, this burro reads {_FORMAT!r}"
+            )
+    return Databases(**handles)
+
+
+os.register_at_fork(after_in_child=_registry.forget_after_fork)

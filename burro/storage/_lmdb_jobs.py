@@ -1,0 +1,304 @@
+"""Job state transitions of the LMDB store, each run inside a caller's write transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+
+from burro.states import FINISHED_STATES, WAITING_STATES, TaskState
+from burro.storage._codec import pack_value
+from burro.storage._lmdb_keys import (
+    FAILED_DAY,
+    STATE_CODES,
+    U32,
+    U64,
+    bounded,
+    claim_prefix,
+    day_number,
+    micros,
+    parse_job_id,
+)
+from burro.storage._lmdb_read import key_range, queue_table, timeline_entries
+from burro.storage._lmdb_records import StoredJob, utc
+from burro.storage._lmdb_writer import JobWriter
+from burro.storage.base import Cancel, Complete, Fail, Inserted, Job, NewJob, Settlement
+
+__all__ = [
+    "cancel_job",
+    "claim_jobs",
+    "delete_finished_jobs",
+    "insert_job",
+    "promote_jobs",
+    "release_jobs",
+    "retry_job",
+    "settle_job",
+]
+
+_DEAD = (TaskState.DISCARDED, TaskState.CANCELLED)
+_WAITING = tuple(sorted(STATE_CODES[state] for state in WAITING_STATES))
+
+
+# -- inserting -------------------------------------------------------------------------
+def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
+    """Store ``job`` unless a live job with its unique key makes it a duplicate."""
+    unique = None if job.unique_key is None else bounded(job.unique_key)
+    if unique is not None:
+        existing = _live_duplicate(writer, unique, job, now)
+        if existing is not None:
+            return Inserted(existing, created=False)
+    if not -(1 << 63) <= job.priority < 1 << 63:
+        pack_value(job.priority, "priority")  # raises the same refusal as any bad value
+    record = StoredJob.create(job, now)
+    key = U64.pack(writer.next_seq())
+    writer.store(key, record, append=True)
+    writer.index(key, record)
+    if unique is not None:
+        writer.txn.put(unique, key + U64.pack(micros(now)), db=writer.dbs.unique)
+    return Inserted(writer.job_id(key), created=True)
+
+
+def _live_duplicate(writer: JobWriter, unique: bytes, job: NewJob, now: datetime) -> str | None:
+    """The id of the newest job with the same key if it still counts as the same job.
+
+    A key without a window (``unique_for_seconds`` None) is unique for as long as its
+    newest job is neither discarded nor cancelled.
+    """
+    raw = writer.txn.get(unique, db=writer.dbs.unique)
+    if raw is None:
+        return None
+    key = raw[:8]
+    newest = writer.load(key)
+    if newest is None or newest.state in _DEAD:
+        return None
+    window = job.unique_for_seconds
+    if window is not None and now - newest.inserted_at >= timedelta(seconds=window):
+        return None
+    return writer.job_id(key)
+
+
+# -- running ---------------------------------------------------------------------------
+def claim_jobs(
+    writer: JobWriter, queue: str, limit: int, runtime_id: str, now: datetime
+) -> list[Job]:
+    """Mark the next ``limit`` ready jobs of ``queue`` running for ``runtime_id``."""
+    queue_id = writer.find_queue(queue)
+    if queue_id is None or limit <= 0:
+        return []
+    ready = key_range(writer.txn, writer.dbs.ready, U32.pack(queue_id))
+    entries = [entry for entry, _ in islice(ready, limit)]
+    return [_start(writer, entry[-8:], runtime_id, now) for entry in entries]
+
+
+def _start(writer: JobWriter, key: bytes, runtime_id: str, now: datetime) -> Job:
+    job = writer.must_load(key)
+    writer.unindex(key, job)
+    job.state = TaskState.RUNNING
+    job.attempts += 1
+    job.attempted_at = now
+    job.claimed_by = runtime_id
+    writer.index(key, job)
+    writer.store(key, job)
+    return job.to_job(writer.job_id(key))
+
+
+def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None:
+    """Apply one settlement if the claim it names is still the job's current one."""
+    key = parse_job_id(item.job_id)
+    job = None if key is None else writer.load(key)
+    if (
+        key is None
+        or job is None
+        or job.state is not TaskState.RUNNING
+        or job.claimed_by != item.runtime_id
+        or job.attempts != item.attempt
+    ):
+        return None
+    writer.unindex(key, job)
+    if isinstance(item, Complete):
+        job.packed_result = pack_value(item.result, "result")
+        job.finish(TaskState.CANCELLED if job.cancel_requested else TaskState.COMPLETED, now)
+    elif isinstance(item, Fail):
+        _fail(writer, job, item, now)
+    elif isinstance(item, Cancel):
+        job.finish(TaskState.CANCELLED, now)
+    writer.index(key, job)
+    writer.store(key, job)
+    return job.to_job(writer.job_id(key))
+
+
+def _fail(writer: JobWriter, job: StoredJob, failure: Fail, now: datetime) -> None:
+    job.record_failure(failure.error, now)
+    writer.count_failure(job, now)
+    if job.cancel_requested:
+        job.finish(TaskState.CANCELLED, now)
+    elif failure.retry_at is None:
+        job.finish(TaskState.DISCARDED, now)
+    else:
+        job.state = TaskState.RETRYABLE
+        job.scheduled_at = utc(failure.retry_at)
+        job.claimed_by = None
+
+
+def release_jobs(
+    writer: JobWriter,
+    runtime_id: str,
+    job_ids: Iterable[str] | None,
+    now: datetime,
+    *,
+    rescue: bool,
+) -> list[Job]:
+    """Put ``runtime_id``'s claims (all, or those named) back to the queue."""
+    prefix = claim_prefix(runtime_id)
+    if job_ids is None:
+        keys = list(_claimed_keys(writer, prefix))
+    else:
+        named = {parse_job_id(job_id) for job_id in job_ids} - {None}
+        claims = writer.dbs.claims
+        keys = sorted(k for k in named if k and writer.txn.get(prefix + k, db=claims) is not None)
+    return [_put_back(writer, key, now, rescue=rescue) for key in keys]
+
+
+def _claimed_keys(writer: JobWriter, prefix: bytes) -> Iterator[bytes]:
+    for entry, _ in key_range(writer.txn, writer.dbs.claims, prefix):
+        yield entry[len(prefix) :]
+
+
+def _put_back(writer: JobWriter, key: bytes, now: datetime, *, rescue: bool) -> Job:
+    """Return a claimed job to the queue, ending it if it must not run again.
+
+    A job whose cancellation was asked while it ran ends ``cancelled`` rather than
+    running again; a rescued job with no attempts left is discarded as interrupted.
+    """
+    job = writer.must_load(key)
+    writer.unindex(key, job)
+    if job.cancel_requested:
+        job.finish(TaskState.CANCELLED, now)
+    elif not rescue:
+        job.attempts -= 1
+        job.state = TaskState.PENDING
+        job.claimed_by = None
+    elif job.attempts >= job.max_attempts:
+        message = f"interrupted: runtime {job.claimed_by} stopped while running attempt"
+        job.record_failure(f"{message} {job.attempts}", now)
+        writer.count_failure(job, now)
+        job.finish(TaskState.DISCARDED, now)
+    else:
+        job.state = TaskState.PENDING
+        job.claimed_by = None
+    writer.index(key, job)
+    writer.store(key, job)
+    return job.to_job(writer.job_id(key))
+
+
+def runtimes_with_claims(writer: JobWriter) -> list[str]:
+    """The ids of every runtime holding at least one claim: one seek per runtime."""
+    cursor = writer.txn.cursor(db=writer.dbs.claims)
+    found = []
+    positioned = cursor.first()
+    while positioned:
+        entry, runtime_id = cursor.item()
+        found.append(runtime_id.decode())
+        # Every key of one runtime is its prefix plus 8 bytes: skip past all of them.
+        positioned = cursor.set_range(entry[:-8] + b"\xff" * 9)
+    return found
+
+
+# -- waiting and finished jobs ---------------------------------------------------------
+def promote_jobs(writer: JobWriter, now: datetime, limit: int) -> dict[str, int]:
+    """Make up to ``limit`` due waiting jobs pending, earliest ``scheduled_at`` first."""
+    if limit <= 0:
+        return {}
+    cut = micros(now)
+    due = timeline_entries(writer.txn, writer.dbs, _WAITING, queue_table(writer.txn, writer.dbs))
+    promoted: Counter[str] = Counter()
+    for entry in list(_take(due, limit, lambda time: time <= cut)):
+        key = entry[-8:]
+        job = writer.must_load(key)
+        writer.unindex(key, job)
+        job.state = TaskState.PENDING
+        writer.index(key, job)
+        writer.store(key, job)
+        promoted[job.queue] += 1
+    return dict(promoted)
+
+
+def delete_finished_jobs(
+    writer: JobWriter, states: frozenset[TaskState], before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` finished jobs in ``states`` completed before ``before``."""
+    codes = tuple(sorted(STATE_CODES[state] for state in states & FINISHED_STATES))
+    if limit <= 0 or not codes:
+        return 0
+    cut = micros(before)
+    finished = timeline_entries(writer.txn, writer.dbs, codes, queue_table(writer.txn, writer.dbs))
+    doomed = list(_take(finished, limit, lambda time: time < cut))
+    for entry in doomed:
+        key = entry[-8:]
+        job = writer.must_load(key)
+        writer.delete(key, job)
+        _forget_unique(writer, key, job)
+    _prune_failure_days(writer, day_number(before))
+    return len(doomed)
+
+
+def _forget_unique(writer: JobWriter, key: bytes, job: StoredJob) -> None:
+    if job.unique_key is None:
+        return
+    unique = bounded(job.unique_key)
+    raw = writer.txn.get(unique, db=writer.dbs.unique)
+    if raw is not None and raw[:8] == key:
+        writer.txn.delete(unique, db=writer.dbs.unique)
+
+
+def _prune_failure_days(writer: JobWriter, first_kept_day: int) -> None:
+    # Only today's failures are ever read; days before the retention cut are dead weight.
+    cursor = writer.txn.cursor(db=writer.dbs.failed)
+    while cursor.first() and FAILED_DAY.unpack(cursor.key())[0] < first_kept_day:
+        cursor.delete()
+
+
+def _take(entries: Iterator[bytes], limit: int, due: Callable[[int], bool]) -> Iterator[bytes]:
+    """The first ``limit`` entries whose time passes ``due``; they come in time order."""
+    for taken, entry in enumerate(entries):
+        if taken >= limit or not due(U64.unpack(entry[5:13])[0]):
+            return
+        yield entry
+
+
+# -- operator actions ------------------------------------------------------------------
+def cancel_job(writer: JobWriter, key: bytes, reason: str | None, now: datetime) -> Job | None:
+    """Cancel a waiting job, mark a running one, leave a finished one alone."""
+    job = writer.load(key)
+    if job is None:
+        return None
+    if job.state is TaskState.RUNNING:
+        job.cancel_requested = True
+        job.cancel_reason = reason
+        writer.store(key, job)
+    elif job.state not in FINISHED_STATES:
+        writer.unindex(key, job)
+        job.cancel_reason = reason
+        job.finish(TaskState.CANCELLED, now)
+        writer.index(key, job)
+        writer.store(key, job)
+    return job.to_job(writer.job_id(key))
+
+
+def retry_job(writer: JobWriter, key: bytes, now: datetime) -> Job | None:
+    """Put a discarded or cancelled job back to pending with fresh attempts."""
+    job = writer.load(key)
+    if job is None:
+        return None
+    if job.state in _DEAD:
+        writer.unindex(key, job)
+        job.state = TaskState.PENDING
+        job.attempts = 0
+        job.scheduled_at = now
+        job.completed_at = None
+        job.cancel_requested = False
+        job.cancel_reason = None
+        writer.index(key, job)
+        writer.store(key, job)
+    return job.to_job(writer.job_id(key))

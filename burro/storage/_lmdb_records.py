@@ -1,0 +1,228 @@
+"""Records of the LMDB store and their msgpack layout.
+
+A job record is one msgpack array (field order below, fixed on disk). The caller's
+values - args, meta, result - are nested in it as already-encoded binaries, so moving a
+job between states re-encodes a few scalars and copies those bytes untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from burro.states import TaskState
+from burro.storage._codec import CorruptRecord, pack, pack_value, unpack
+from burro.storage._lmdb_keys import STATE_CODES, STATES_BY_CODE
+from burro.storage.base import ErrorEntry, Job, NewJob, RecurringRecord, RuntimeInfo
+
+__all__ = [
+    "StoredJob",
+    "decode_recurring",
+    "decode_runtime",
+    "encode_recurring",
+    "encode_runtime",
+    "utc",
+]
+
+#: Version tag, the first element of every job record.
+_JOB_FORMAT = 1
+_PACKED_NONE = pack(None)
+_FIELDS = 23
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC (the form every stored time is read back in)."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class StoredJob:
+    """A job record as kept in the ``jobs`` database, changed inside a write transaction."""
+
+    state: TaskState
+    queue: str
+    worker: str
+    function: str
+    packed_args: bytes
+    priority: int
+    attempts: int
+    max_attempts: int
+    retry_delay_seconds: float
+    timeout_seconds: float | None
+    packed_meta: bytes
+    inserted_at: datetime
+    scheduled_at: datetime
+    attempted_at: datetime | None = None
+    completed_at: datetime | None = None
+    last_error: str | None = None
+    errors: list[ErrorEntry] | None = None
+    packed_result: bytes = _PACKED_NONE
+    claimed_by: str | None = None
+    cancel_requested: bool = False
+    cancel_reason: str | None = None
+    unique_key: bytes | None = None
+
+    @classmethod
+    def create(cls, job: NewJob, now: datetime) -> StoredJob:
+        """A new record for ``job`` inserted at ``now``: ``pending`` unless due later."""
+        scheduled_at = now if job.scheduled_at is None else utc(job.scheduled_at)
+        return cls(
+            state=TaskState.SCHEDULED if scheduled_at > now else TaskState.PENDING,
+            queue=job.queue,
+            worker=job.worker,
+            function=job.function,
+            packed_args=pack_value(list(job.args), "args"),
+            priority=job.priority,
+            attempts=0,
+            max_attempts=job.max_attempts,
+            retry_delay_seconds=job.retry_delay_seconds,
+            timeout_seconds=job.timeout_seconds,
+            packed_meta=pack_value(dict(job.meta), "meta"),
+            inserted_at=now,
+            scheduled_at=scheduled_at,
+            unique_key=job.unique_key,
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> StoredJob:
+        """Read a record; :class:`CorruptRecord` if the bytes are not one."""
+        fields = unpack(data)
+        if not isinstance(fields, list) or len(fields) != _FIELDS or fields[0] != _JOB_FORMAT:
+            raise CorruptRecord("not a job record of a known format")
+        try:
+            fields[1] = STATES_BY_CODE[fields[1]]
+            if fields[17] is not None:
+                fields[17] = [ErrorEntry(*entry) for entry in fields[17]]
+            return cls(*fields[1:])
+        except (KeyError, TypeError) as error:
+            raise CorruptRecord(f"malformed job record: {error!r}") from error
+
+    def encode(self) -> bytes:
+        """The record as stored."""
+        errors = None if self.errors is None else [(e.attempt, e.at, e.error) for e in self.errors]
+        return pack(
+            [
+                _JOB_FORMAT,
+                STATE_CODES[self.state],
+                self.queue,
+                self.worker,
+                self.function,
+                self.packed_args,
+                self.priority,
+                self.attempts,
+                self.max_attempts,
+                self.retry_delay_seconds,
+                self.timeout_seconds,
+                self.packed_meta,
+                self.inserted_at,
+                self.scheduled_at,
+                self.attempted_at,
+                self.completed_at,
+                self.last_error,
+                errors,
+                self.packed_result,
+                self.claimed_by,
+                self.cancel_requested,
+                self.cancel_reason,
+                self.unique_key,
+            ]
+        )
+
+    def finish(self, state: TaskState, now: datetime) -> None:
+        """Move to a finished state at ``now``, giving up any claim."""
+        self.state = state
+        self.completed_at = now
+        self.claimed_by = None
+
+    def record_failure(self, error: str, now: datetime) -> None:
+        """Append a failed attempt to ``errors`` and make it ``last_error``."""
+        entry = ErrorEntry(attempt=self.attempts, at=now, error=error)
+        self.errors = [entry] if self.errors is None else [*self.errors, entry]
+        self.last_error = error
+
+    def set_result(self, result: Any) -> None:
+        """Keep ``result`` if msgpack can encode it, else nothing."""
+        try:
+            self.packed_result = pack(result)
+        except (TypeError, ValueError, OverflowError):
+            self.packed_result = _PACKED_NONE
+
+    def to_job(self, job_id: str) -> Job:
+        """A frozen copy of this record, with freshly decoded values."""
+        return Job(
+            id=job_id,
+            state=self.state,
+            queue=self.queue,
+            worker=self.worker,
+            function=self.function,
+            args=tuple(unpack(self.packed_args)),
+            priority=self.priority,
+            attempts=self.attempts,
+            max_attempts=self.max_attempts,
+            retry_delay_seconds=self.retry_delay_seconds,
+            timeout_seconds=self.timeout_seconds,
+            meta=unpack(self.packed_meta),
+            inserted_at=self.inserted_at,
+            scheduled_at=self.scheduled_at,
+            attempted_at=self.attempted_at,
+            completed_at=self.completed_at,
+            last_error=self.last_error,
+            errors=() if self.errors is None else tuple(self.errors),
+            result=None if self.packed_result == _PACKED_NONE else unpack(self.packed_result),
+            claimed_by=self.claimed_by,
+            cancel_requested=self.cancel_requested,
+            cancel_reason=self.cancel_reason,
+            unique_key=self.unique_key,
+        )
+
+
+def encode_recurring(record: RecurringRecord) -> bytes:
+    """A recurring task definition as stored."""
+    return pack(
+        [
+            record.name,
+            record.cron_expression,
+            record.timezone,
+            record.worker,
+            record.function,
+            pack_value(list(record.args), "args"),
+            pack_value(dict(record.options), "options"),
+            utc(record.next_fire_at),
+            None if record.last_fire_at is None else utc(record.last_fire_at),
+        ]
+    )
+
+
+def decode_recurring(data: bytes) -> RecurringRecord:
+    """Read a recurring task definition; :class:`CorruptRecord` if malformed."""
+    fields = unpack(data)
+    try:
+        name, cron, timezone, worker, function, args, options, next_fire, last_fire = fields
+        return RecurringRecord(
+            name=name,
+            cron_expression=cron,
+            timezone=timezone,
+            worker=worker,
+            function=function,
+            args=tuple(unpack(args)),
+            options=unpack(options),
+            next_fire_at=next_fire,
+            last_fire_at=last_fire,
+        )
+    except (TypeError, ValueError) as error:
+        raise CorruptRecord(f"malformed recurring task: {error!r}") from error
+
+
+def encode_runtime(info: RuntimeInfo) -> bytes:
+    """A runtime registry entry as stored."""
+    return pack([info.id, info.pid, info.hostname, utc(info.started_at)])
+
+
+def decode_runtime(data: bytes) -> RuntimeInfo:
+    """Read a runtime registry entry; :class:`CorruptRecord` if malformed."""
+    try:
+        runtime_id, pid, hostname, started_at = unpack(data)
+        return RuntimeInfo(id=runtime_id, pid=pid, hostname=hostname, started_at=started_at)
+    except (TypeError, ValueError) as error:
+        raise CorruptRecord(f"malformed runtime entry: {error!r}") from error

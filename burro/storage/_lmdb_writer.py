@@ -1,0 +1,195 @@
+"""The working state of one LMDB write transaction: job records, their indexes, counters.
+
+Every job is in exactly one state and has these entries, all written in the same
+transaction as its record (``seq`` is the 8-byte insertion sequence, the primary key):
+
+* ``by_state``  ``(state, queue id, inserted_at, seq)`` -> worker: listing by insertion.
+* ``by_time``   ``(state, queue id, time, seq)`` -> worker, where ``time`` is the
+  ``scheduled_at`` of a waiting or pending job, the ``attempted_at`` of a running one and
+  the ``completed_at`` of a finished one: promotion, next due time, retention and the
+  natural listing order of each state all read it.
+* ``ready``     ``(queue id, priority, scheduled_at, seq)`` while ``pending``: the claim order.
+* ``claims``    ``(runtime, seq)`` -> runtime id while ``running``: release and rescue.
+* ``counts``    ``(queue id, state)`` -> number of jobs, adjusted once per transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import lmdb
+
+from burro.states import TaskState
+from burro.storage._codec import CorruptRecord
+from burro.storage._lmdb_env import SharedEnvironment
+from burro.storage._lmdb_keys import (
+    BY_STATE,
+    COUNT,
+    FAILED_DAY,
+    READY,
+    STATE_CODES,
+    U32,
+    U64,
+    claim_prefix,
+    day_number,
+    job_id,
+    micros,
+    signed,
+)
+from burro.storage._lmdb_read import load_job, queue_key
+from burro.storage._lmdb_records import StoredJob
+
+__all__ = ["JobWriter", "timeline"]
+
+_PENDING = TaskState.PENDING
+_RUNNING = TaskState.RUNNING
+#: Meta keys of the counters that hand out sequence numbers and queue ids.
+_NEXT_SEQ = b"next_seq"
+_NEXT_QUEUE = b"next_queue"
+
+
+def timeline(job: StoredJob) -> datetime:
+    """The time a job is filed under in ``by_time`` for its current state."""
+    if job.state is _RUNNING:
+        return job.attempted_at or job.scheduled_at
+    if job.completed_at is not None:
+        return job.completed_at
+    return job.scheduled_at
+
+
+class JobWriter:
+    """Changes to jobs inside one write transaction; :meth:`flush` before committing."""
+
+    def __init__(self, txn: lmdb.Transaction[bytes], shared: SharedEnvironment) -> None:
+        self.txn = txn
+        self.dbs = shared.dbs
+        self._shared = shared
+        self._count_deltas: dict[bytes, int] = {}
+        self._failure_deltas: dict[bytes, int] = {}
+        self._next_seq: int | None = None
+        #: Queue ids read or created in this transaction, cached once it commits.
+        self.new_queues: dict[str, int] = {}
+
+    # -- identities ----------------------------------------------------------------
+    def queue_id(self, name: str) -> int:
+        """The id of queue ``name``, registering the queue if it is new."""
+        found = self.find_queue(name)
+        if found is not None:
+            return found
+        raw = self.txn.get(_NEXT_QUEUE, db=self.dbs.meta)
+        queue = 1 if raw is None else U32.unpack(raw)[0]
+        self.txn.put(_NEXT_QUEUE, U32.pack(queue + 1), db=self.dbs.meta)
+        self.txn.put(queue_key(name), U32.pack(queue), db=self.dbs.queues)
+        self.txn.put(b"i" + U32.pack(queue), name.encode(), db=self.dbs.queues)
+        self.new_queues[name] = queue
+        return queue
+
+    def find_queue(self, name: str) -> int | None:
+        """The id of queue ``name``, or ``None`` if no job ever used it."""
+        found = self._shared.queue_ids.get(name) or self.new_queues.get(name)
+        if found is not None:
+            return found
+        raw = self.txn.get(queue_key(name), db=self.dbs.queues)
+        if raw is None:
+            return None
+        self.new_queues[name] = U32.unpack(raw)[0]
+        return self.new_queues[name]
+
+    def next_seq(self) -> int:
+        """A fresh insertion sequence number (the counter is written by :meth:`flush`)."""
+        if self._next_seq is None:
+            raw = self.txn.get(_NEXT_SEQ, db=self.dbs.meta)
+            self._next_seq = 1 if raw is None else U64.unpack(raw)[0]
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    # -- records -------------------------------------------------------------------
+    def load(self, key: bytes) -> StoredJob | None:
+        """The record under primary key ``key``, or ``None``."""
+        return load_job(self.txn, self.dbs, key)
+
+    def must_load(self, key: bytes) -> StoredJob:
+        """The record an index entry points at; a missing one means a damaged store."""
+        job = self.load(key)
+        if job is None:
+            raise CorruptRecord(f"an index names job {key.hex()}, which is not stored")
+        return job
+
+    def store(self, key: bytes, job: StoredJob, *, append: bool = False) -> None:
+        """Write a record (``append``: ``key`` is the largest yet, a faster put)."""
+        self.txn.put(key, job.encode(), append=append, db=self.dbs.jobs)
+
+    def delete(self, key: bytes, job: StoredJob) -> None:
+        """Delete a record and every index entry of it."""
+        self.unindex(key, job)
+        self.txn.delete(key, db=self.dbs.jobs)
+
+    # -- indexes -------------------------------------------------------------------
+    def index(self, key: bytes, job: StoredJob) -> None:
+        """Add the index entries of ``job`` in its current state."""
+        for db, entry, value in self._entries(key, job):
+            self.txn.put(entry, value, db=db)
+        self._count(job, 1)
+
+    def unindex(self, key: bytes, job: StoredJob) -> None:
+        """Remove the index entries of ``job`` as :meth:`index` added them."""
+        for db, entry, _ in self._entries(key, job):
+            self.txn.delete(entry, db=db)
+        self._count(job, -1)
+
+    def _entries(self, key: bytes, job: StoredJob) -> list[tuple[lmdb._Database, bytes, bytes]]:
+        seq = U64.unpack(key)[0]
+        queue = self.queue_id(job.queue)
+        state = STATE_CODES[job.state]
+        worker = job.worker.encode()
+        dbs = self.dbs
+        entries = [
+            (dbs.by_state, BY_STATE.pack(state, queue, micros(job.inserted_at), seq), worker),
+            (dbs.by_time, BY_STATE.pack(state, queue, micros(timeline(job)), seq), worker),
+        ]
+        if job.state is _PENDING:
+            ready = READY.pack(queue, signed(job.priority), micros(job.scheduled_at), seq)
+            entries.append((dbs.ready, ready, b""))
+        elif job.state is _RUNNING and job.claimed_by is not None:
+            claim = claim_prefix(job.claimed_by) + key
+            entries.append((dbs.claims, claim, job.claimed_by.encode()))
+        return entries
+
+    def _count(self, job: StoredJob, delta: int) -> None:
+        counter = COUNT.pack(self.queue_id(job.queue), STATE_CODES[job.state])
+        self._count_deltas[counter] = self._count_deltas.get(counter, 0) + delta
+
+    def count_failure(self, job: StoredJob, now: datetime) -> None:
+        """Count one failed attempt of ``job`` on ``now``'s UTC day."""
+        counter = FAILED_DAY.pack(day_number(now), self.queue_id(job.queue))
+        self._failure_deltas[counter] = self._failure_deltas.get(counter, 0) + 1
+
+    # -- commit --------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write the counters this transaction changed."""
+        self._apply(self.dbs.counts, self._count_deltas)
+        self._apply(self.dbs.failed, self._failure_deltas)
+        if self._next_seq is not None:
+            self.txn.put(_NEXT_SEQ, U64.pack(self._next_seq), db=self.dbs.meta)
+
+    def _apply(self, db: lmdb._Database, deltas: dict[bytes, int]) -> None:
+        for counter, delta in deltas.items():
+            if not delta:
+                continue
+            raw = self.txn.get(counter, db=db)
+            total = (0 if raw is None else U64.unpack(raw)[0]) + delta
+            if total < 0:
+                raise CorruptRecord(f"counter {counter.hex()} would go negative")
+            self.txn.put(counter, U64.pack(total), db=db)
+
+    def publish(self) -> None:
+        """After commit: remember the queue ids this transaction saw."""
+        for name, queue in self.new_queues.items():
+            self._shared.queue_ids[name] = queue
+            self._shared.queue_names[queue] = name
+
+    @staticmethod
+    def job_id(key: bytes) -> str:
+        """The public id of primary key ``key``."""
+        return job_id(U64.unpack(key)[0])
