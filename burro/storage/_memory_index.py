@@ -18,7 +18,16 @@ from itertools import islice
 
 from burro.states import FINISHED_STATES, TaskState
 
-__all__ = ["NULL_LAST", "JobIndex", "ListingKey", "SortedKeys", "micros"]
+__all__ = [
+    "NULL_LAST",
+    "ORDERS",
+    "Entry",
+    "JobIndex",
+    "Listing",
+    "ListingKey",
+    "SortedKeys",
+    "micros",
+]
 
 #: An index key: integers compared left to right, the job's sequence number last.
 Key = tuple[int, ...]
@@ -61,7 +70,9 @@ class SortedKeys:
             self._chunks.append([key])
             self._maxes.append(key)
             return
-        at = min(bisect_left(self._maxes, key), len(self._maxes) - 1)
+        at = bisect_left(self._maxes, key)
+        if at == len(self._maxes):
+            at -= 1
         chunk = self._chunks[at]
         insort(chunk, key)
         self._maxes[at] = chunk[-1]
@@ -72,6 +83,8 @@ class SortedKeys:
     def remove(self, key: Key) -> None:
         """Remove ``key``, which must be present."""
         at = bisect_left(self._maxes, key)
+        if at == len(self._maxes):
+            raise KeyError(key)
         chunk = self._chunks[at]
         position = bisect_left(chunk, key)
         if chunk[position] != key:
@@ -125,6 +138,32 @@ class Entry:
         }
 
 
+#: The orders :meth:`JobIndex.ordered` can merge partitions in.
+ORDERS = ("inserted_at", "scheduled_at", "priority", "attempted_at", "completed_at")
+
+
+class Listing:
+    """The jobs of one (queue, state, worker) partition, in every listing order."""
+
+    __slots__ = ("orders",)
+
+    def __init__(self) -> None:
+        self.orders = {order: SortedKeys() for order in ORDERS}
+
+    def __len__(self) -> int:
+        return len(self.orders["inserted_at"])
+
+    def add(self, entry: Entry) -> None:
+        """Place ``entry`` in every order."""
+        for order, key in entry.listing_keys().items():
+            self.orders[order].add(key)
+
+    def remove(self, entry: Entry) -> None:
+        """Take ``entry`` out of every order."""
+        for order, key in entry.listing_keys().items():
+            self.orders[order].remove(key)
+
+
 class JobIndex:
     """Every index of the in-memory store; callers hold the store's lock."""
 
@@ -132,22 +171,26 @@ class JobIndex:
         self.ready: dict[str, SortedKeys] = {}
         self.due = SortedKeys()
         self.claims: dict[str, set[str]] = {}
-        self.listings: dict[ListingKey, dict[str, SortedKeys]] = {}
+        self.listings: dict[ListingKey, Listing] = {}
         self.counts: dict[str, dict[TaskState, int]] = {}
 
     def add(self, entry: Entry) -> None:
         """Index a job in its current state."""
         self._count(entry, 1)
         if entry.state is TaskState.PENDING:
-            ready = self.ready.setdefault(entry.queue, SortedKeys())
+            ready = self.ready.get(entry.queue)
+            if ready is None:
+                ready = self.ready[entry.queue] = SortedKeys()
             ready.add(_ready_key(entry))
         elif entry.state in (TaskState.SCHEDULED, TaskState.RETRYABLE):
             self.due.add(_due_key(entry))
         elif entry.state is TaskState.RUNNING and entry.claimed_by is not None:
             self.claims.setdefault(entry.claimed_by, set()).add(entry.job_id)
-        listing = self.listings.setdefault(_listing_key(entry), {})
-        for order, key in entry.listing_keys().items():
-            listing.setdefault(order, SortedKeys()).add(key)
+        partition = _listing_key(entry)
+        listing = self.listings.get(partition)
+        if listing is None:
+            listing = self.listings[partition] = Listing()
+        listing.add(entry)
 
     def remove(self, entry: Entry) -> None:
         """Forget a job as it was indexed by :meth:`add`."""
@@ -163,13 +206,14 @@ class JobIndex:
                 del self.claims[entry.claimed_by]
         partition = _listing_key(entry)
         listing = self.listings[partition]
-        for order, key in entry.listing_keys().items():
-            listing[order].remove(key)
-        if not listing["inserted_at"]:
+        listing.remove(entry)
+        if not listing:
             del self.listings[partition]
 
     def _count(self, entry: Entry, delta: int) -> None:
-        per_state = self.counts.setdefault(entry.queue, dict.fromkeys(TaskState, 0))
+        per_state = self.counts.get(entry.queue)
+        if per_state is None:
+            per_state = self.counts[entry.queue] = dict.fromkeys(TaskState, 0)
         per_state[entry.state] += delta
 
     def partitions(
@@ -187,13 +231,15 @@ class JobIndex:
 
     def total(self, partitions: Iterable[ListingKey]) -> int:
         """How many jobs the given partitions hold."""
-        return sum(len(self.listings[key]["inserted_at"]) for key in partitions)
+        return sum(len(self.listings[key]) for key in partitions)
 
     def ordered(
         self, partitions: Iterable[ListingKey], order: str, *, descending: bool = False
     ) -> Iterator[Key]:
         """The keys of the given partitions merged in one listing order."""
-        streams = [self.listings[key][order].ordered(descending=descending) for key in partitions]
+        streams = [
+            self.listings[key].orders[order].ordered(descending=descending) for key in partitions
+        ]
         return heapq.merge(*streams, reverse=descending)
 
     def page(

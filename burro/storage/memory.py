@@ -66,7 +66,7 @@ class MemoryStorage:
         self._jobs: dict[str, JobRecord] = {}
         self._index = JobIndex()
         self._newest_unique: dict[bytes, str] = {}
-        self._failures: Counter[tuple[str, date]] = Counter()
+        self._failures: dict[date, Counter[str]] = {}
         self._recurring: dict[str, _StoredRecurring] = {}
         self._fires: dict[str, set[datetime]] = {}
         self._runtimes: dict[str, RuntimeInfo] = {}
@@ -116,15 +116,16 @@ class MemoryStorage:
     def _stage(
         self, job: NewJob, now: datetime, staged: list[JobRecord], claimed_keys: dict[bytes, str]
     ) -> Inserted:
-        if job.unique_key is not None:
-            existing = claimed_keys.get(job.unique_key) or self._live_duplicate(job, now)
+        key = job.unique_key
+        if key is not None:
+            existing = claimed_keys.get(key) or self._live_duplicate(key, job, now)
             if existing is not None:
                 return Inserted(existing, created=False)
         seq = next(self._sequence)
         record = JobRecord.create(seq, self._job_id(seq), job, now)
         staged.append(record)
-        if job.unique_key is not None:
-            claimed_keys[job.unique_key] = record.id
+        if key is not None:
+            claimed_keys[key] = record.id
         return Inserted(record.id, created=True)
 
     def _commit(self, staged: list[JobRecord], claimed_keys: dict[bytes, str]) -> None:
@@ -133,14 +134,13 @@ class MemoryStorage:
             self._index.add(record.entry())
         self._newest_unique.update(claimed_keys)
 
-    def _live_duplicate(self, job: NewJob, now: datetime) -> str | None:
-        """The id of the newest job with ``job``'s key if it still counts as the same job.
+    def _live_duplicate(self, key: bytes, job: NewJob, now: datetime) -> str | None:
+        """The id of the newest job with ``key`` if ``job`` counts as the same job.
 
         A key without a window (``unique_for_seconds`` None) is unique for as long as its
         newest job is neither discarded nor cancelled.
         """
-        assert job.unique_key is not None
-        newest = self._jobs.get(self._newest_unique.get(job.unique_key, ""))
+        newest = self._jobs.get(self._newest_unique.get(key, ""))
         if newest is None or newest.state in (TaskState.DISCARDED, TaskState.CANCELLED):
             return None
         window = job.unique_for_seconds
@@ -208,7 +208,7 @@ class MemoryStorage:
 
     def _fail(self, record: JobRecord, failure: Fail, now: datetime) -> None:
         record.record_failure(failure.error, now)
-        self._failures[record.queue, now.date()] += 1
+        self._count_failure(record.queue, now)
         if record.cancel_requested:
             record.finish(TaskState.CANCELLED, now)
         elif failure.retry_at is None:
@@ -217,6 +217,9 @@ class MemoryStorage:
             record.state = TaskState.RETRYABLE
             record.scheduled_at = utc(failure.retry_at)
             record.claimed_by = None
+
+    def _count_failure(self, queue: str, now: datetime) -> None:
+        self._failures.setdefault(now.date(), Counter())[queue] += 1
 
     def release(
         self, runtime_id: str, job_ids: Iterable[str] | None, now: datetime, *, rescue: bool
@@ -254,7 +257,7 @@ class MemoryStorage:
         elif record.attempts >= record.max_attempts:
             message = f"interrupted: runtime {record.claimed_by} stopped while running attempt"
             record.record_failure(f"{message} {record.attempts}", now)
-            self._failures[record.queue, now.date()] += 1
+            self._count_failure(record.queue, now)
             record.finish(TaskState.DISCARDED, now)
         else:
             record.state = TaskState.PENDING
@@ -354,7 +357,7 @@ class MemoryStorage:
         """Failed attempts per queue since midnight UTC of ``now``'s day."""
         today = utc(now).date()
         with self._transaction():
-            return {queue: n for (queue, day), n in self._failures.items() if day == today and n}
+            return dict(self._failures.get(today, {}))
 
     def delete_finished(self, states: frozenset[TaskState], before: datetime, limit: int) -> int:
         """Delete up to ``limit`` finished jobs in ``states`` completed before ``before``.
@@ -442,5 +445,8 @@ class MemoryStorage:
         """Drop every job; later calls raise :class:`StorageError`. Idempotent."""
         with self._lock:
             self._closed = True
-            self._jobs.clear()
+            self._jobs = {}
             self._index = JobIndex()
+            self._newest_unique = {}
+            self._recurring = {}
+            self._fires = {}

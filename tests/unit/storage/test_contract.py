@@ -178,6 +178,15 @@ class TestUniqueness:
         assert later.created
         assert later.id != first
 
+    def test_a_key_without_a_window_holds_until_its_job_is_dead(self, storage: Storage) -> None:
+        """``unique_for_seconds=None`` with a key: unique for as long as the newest job with
+        that key is neither discarded nor cancelled, however old it is."""
+        first = storage.insert(new_job(unique_key=self.KEY), T0)
+        again = storage.insert(new_job(unique_key=self.KEY), at(10**6))
+        assert (again.id, again.created) == (first.id, False)
+        storage.cancel(first.id, None, at(10**6))
+        assert storage.insert(new_job(unique_key=self.KEY), at(10**6)).created
+
     def test_other_keys_are_other_jobs(self, storage: Storage) -> None:
         first = self.unique(storage, T0)
         other = storage.insert(new_job(unique_key=b"other", unique_for_seconds=60), T0)
@@ -475,8 +484,10 @@ class TestRetry:
     ) -> None:
         """The replayed job is due at once (``scheduled_at = now``) and keeps its error history."""
         job_id = job_in(storage, state)
+        history = get(storage, job_id).errors
         retried = storage.retry(job_id, at(30))
         assert retried is not None
+        assert retried.errors == history
         assert retried.state is TaskState.PENDING
         assert retried.attempts == 0
         assert retried.completed_at is None
