@@ -1,8 +1,8 @@
 """The mutable job record of the in-memory store, and how values are kept in it.
 
-Arguments, meta and results are kept msgpack-encoded, exactly as the LMDB store keeps
-them: a caller can never mutate a stored value, what cannot be encoded is refused here as
-it would be there, and values read back have the same shapes (lists, dicts, aware UTC
+Arguments, meta and results are kept msgpack-encoded by the codec the LMDB store uses: a
+caller can never mutate a stored value, what cannot be encoded is refused here as it
+would be there, and values read back have the same shapes (lists, dicts, aware UTC
 datetimes) whichever backend holds them.
 """
 
@@ -10,29 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import msgpack
-
-from burro.errors import InvalidTaskError
 from burro.states import TaskState
+from burro.storage._codec import pack_value, unpack
 from burro.storage._memory_index import Entry
 from burro.storage.base import ErrorEntry, Job, NewJob
 
-__all__ = ["JobRecord", "pack", "unpack", "utc"]
-
-
-def pack(value: Any, what: str) -> bytes:
-    """Encode ``value`` as msgpack, or raise :class:`InvalidTaskError` naming ``what``."""
-    try:
-        return msgpack.packb(value, datetime=True, use_bin_type=True)  # type: ignore[no-any-return]
-    except (TypeError, ValueError, OverflowError) as error:
-        raise InvalidTaskError(f"{what} cannot be stored: {error}") from error
-
-
-def unpack(packed: bytes) -> Any:
-    """Decode a value encoded by :func:`pack` into fresh objects."""
-    return msgpack.unpackb(packed, timestamp=3, raw=False, strict_map_key=False)
+__all__ = ["JobRecord", "utc"]
 
 
 def utc(moment: datetime) -> datetime:
@@ -40,7 +24,7 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-_NONE = pack(None, "result")
+_NONE = pack_value(None, "result")
 
 
 @dataclass(slots=True)
@@ -84,12 +68,12 @@ class JobRecord:
             queue=job.queue,
             worker=job.worker,
             function=job.function,
-            packed_args=pack(list(job.args), "args"),
+            packed_args=pack_value(list(job.args), "args"),
             priority=job.priority,
             max_attempts=job.max_attempts,
             retry_delay_seconds=job.retry_delay_seconds,
             timeout_seconds=job.timeout_seconds,
-            packed_meta=pack(dict(job.meta), "meta"),
+            packed_meta=pack_value(dict(job.meta), "meta"),
             inserted_at=utc(now),
             scheduled_at=scheduled_at,
             unique_key=job.unique_key,

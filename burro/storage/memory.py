@@ -19,8 +19,9 @@ from typing import get_args
 
 from burro.errors import StorageError
 from burro.states import FINISHED_STATES, TaskState
+from burro.storage._codec import pack_value, unpack
 from burro.storage._memory_index import JobIndex, micros
-from burro.storage._memory_record import JobRecord, pack, unpack, utc
+from burro.storage._memory_record import JobRecord, utc
 from burro.storage.base import (
     Complete,
     Fail,
@@ -49,7 +50,11 @@ class _StoredRecurring:
 
     @classmethod
     def of(cls, record: RecurringRecord) -> _StoredRecurring:
-        return cls(record, pack(list(record.args), "args"), pack(dict(record.options), "options"))
+        return cls(
+            record,
+            pack_value(list(record.args), "args"),
+            pack_value(dict(record.options), "options"),
+        )
 
     def read(self) -> RecurringRecord:
         args = tuple(unpack(self.packed_args))
@@ -172,7 +177,7 @@ class MemoryStorage:
         now = utc(now)
         # Results are encoded first so that a bad one leaves the whole batch unapplied.
         results = [
-            pack(item.result, "result") if isinstance(item, Complete) else None
+            pack_value(item.result, "result") if isinstance(item, Complete) else None
             for item in settlements
         ]
         with self._transaction():
