@@ -79,7 +79,7 @@ class StorageMachine(RuleBasedStateMachine):
         self.storage.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    # -- helpers -------------------------------------------------------------------
+    # -- model bookkeeping ---------------------------------------------------------
     def pick(self, index: int, states: frozenset[TaskState]) -> ModelJob | None:
         candidates = [job for job in self.jobs.values() if job.state in states]
         return candidates[index % len(candidates)] if candidates else None
