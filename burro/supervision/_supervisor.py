@@ -191,7 +191,8 @@ class Supervisor(SupervisedActor):
         lifeline = lifeline_of(ref)
         if lifeline is None:
             # Without a lifeline its exits would go unnoticed: refuse it.
-            ref.stop(block=False)
+            with contextlib.suppress(pykka.Timeout):
+                ref.stop(timeout=record.spec.shutdown_timeout)
             raise TypeError(
                 f"child {record.id!r} of {self._name!r}: start() must return the ref of a "
                 f"SupervisedActor, got {ref}"

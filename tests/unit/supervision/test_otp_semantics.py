@@ -33,7 +33,7 @@ from typing import Any
 import pykka
 import pytest
 
-from burro.supervision import ChildSpec, RestartEvent, Supervisor, inject_failure
+from burro.supervision import ChildSpec, RestartEvent, inject_failure
 from tests.unit.supervision.support import (
     STOP_YOURSELF,
     Journal,
@@ -64,7 +64,10 @@ STRATEGY_RESTARTS = {
 # The same when b's first restart fails in on_start: the strategy is applied again.
 STRATEGY_RESTARTS_AFTER_A_FAILED_START = {
     "one_for_one": ["fail:b", "start:b"],
-    "one_for_all": ["stop:c", "stop:a", "start:a", "fail:b", "stop:a", "start:a", "start:b", "start:c"],
+    "one_for_all": [
+        *("stop:c", "stop:a", "start:a", "fail:b"),
+        *("stop:a", "start:a", "start:b", "start:c"),
+    ],
     "rest_for_one": ["stop:c", "fail:b", "start:b", "start:c"],
 }
 
