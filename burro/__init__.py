@@ -1,7 +1,19 @@
-"""burro: an embedded, supervised background-task runtime."""
+"""burro: an embedded, supervised background-task runtime.
+
+Start it in your application's ``main``::
+
+    import burro
+
+    @burro.worker(queue="emails", max_attempts=3)
+    def send_welcome(user_id: int) -> None: ...
+
+    with burro.start(data_dir="./burro_data") as manager:
+        manager.enqueue_task(send_welcome, args=[42])
+"""
 
 from __future__ import annotations
 
+from burro.config import Config
 from burro.errors import (
     BurroError,
     ConfigError,
@@ -11,18 +23,41 @@ from burro.errors import (
     TaskCancelled,
     TaskNotFound,
 )
+from burro.facade import (
+    BackgroundTaskManager,
+    Failure,
+    Pagination,
+    RecurringTask,
+    TaskContext,
+    TaskStatus,
+    connect,
+    current_task,
+    start,
+    worker,
+)
 from burro.states import TaskState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackgroundTaskManager",
     "BurroError",
+    "Config",
     "ConfigError",
+    "Failure",
     "InvalidTaskError",
+    "Pagination",
+    "RecurringTask",
     "RuntimeNotRunning",
     "StorageError",
     "TaskCancelled",
+    "TaskContext",
     "TaskNotFound",
     "TaskState",
+    "TaskStatus",
     "__version__",
+    "connect",
+    "current_task",
+    "start",
+    "worker",
 ]

@@ -1,0 +1,114 @@
+"""Running one job's code and judging its outcome (no storage, no actors)."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgpack
+
+from burro.actors._context import AbandonedThreads
+from burro.errors import TaskCancelled
+from burro.facade._worker import WorkerTarget
+from burro.facade.context import TaskContext, bind_task
+from burro.facade.results import Failure
+
+__all__ = ["Outcome", "execute"]
+
+_TRACEBACK_LINES = 30
+_ERROR_CHARS = 8_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended, before anything is stored."""
+
+    kind: Literal["completed", "failed", "cancelled"]
+    result: Any = None
+    error: str | None = None
+    error_type: str | None = None
+
+
+def execute(
+    target: WorkerTarget,
+    args: tuple[Any, ...],
+    context: TaskContext,
+    timeout: float | None,
+    abandoned: AbandonedThreads,
+) -> Outcome:
+    """Run the job in this thread, or in its own thread when it has a timeout."""
+    if timeout is None:
+        bind_task(context)
+        try:
+            return call_worker(target, args)
+        finally:
+            bind_task(None)
+    return _execute_with_timeout(target, args, context, timeout, abandoned)
+
+
+def call_worker(target: WorkerTarget, args: tuple[Any, ...]) -> Outcome:
+    """Call the worker and classify what it returned or raised."""
+    try:
+        value = target.call(*args)
+    except TaskCancelled:
+        return Outcome("cancelled")
+    except (Exception, SystemExit) as exc:
+        return failed_outcome(exc)
+    if isinstance(value, Failure):
+        return Outcome("failed", error=f"Failure: {value.reason!r}", error_type="Failure")
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
+        return Outcome("failed", error=f"error: {value[1]!r}", error_type="Failure")
+    return Outcome("completed", result=_storable(value))
+
+
+def failed_outcome(exc: BaseException) -> Outcome:
+    """The outcome of an exception: type, message and a trimmed traceback."""
+    lines = traceback.format_exception(exc)
+    if len(lines) > _TRACEBACK_LINES:
+        lines = [lines[0], "  ...\n", *lines[-_TRACEBACK_LINES:]]
+    text = "".join(lines)
+    if len(text) > _ERROR_CHARS:
+        text = "…" + text[-_ERROR_CHARS:]
+    summary = f"{type(exc).__name__}: {exc}"
+    return Outcome("failed", error=f"{summary}\n{text}", error_type=type(exc).__name__)
+
+
+def _storable(value: Any) -> Any:
+    """The return value if msgpack can store it, else None (the job still completed)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    try:
+        msgpack.packb(value, datetime=True)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value
+
+
+def _execute_with_timeout(
+    target: WorkerTarget,
+    args: tuple[Any, ...],
+    context: TaskContext,
+    timeout: float,
+    abandoned: AbandonedThreads,
+) -> Outcome:
+    box: list[Outcome] = []
+    done = threading.Event()
+
+    def body() -> None:
+        bind_task(context)
+        try:
+            box.append(call_worker(target, args))
+        finally:
+            bind_task(None)
+            done.set()
+
+    thread = threading.Thread(target=body, name=f"burro-job-{context.id}", daemon=True)
+    thread.start()
+    if done.wait(timeout):
+        return box[0]
+    # Python cannot kill a thread: the slot is freed now and the thread is accounted for.
+    abandoned.add(thread)
+    message = f"TimeoutError: attempt exceeded timeout_seconds={timeout:g}"
+    return Outcome("failed", error=message, error_type="TimeoutError")

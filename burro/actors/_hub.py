@@ -1,0 +1,123 @@
+"""A queue's slot table: which worker holds which job, shared by its actors.
+
+The hub is plain, lock-protected bookkeeping that outlives actor restarts: a restarted
+QueueActor reads which slots are busy, a restarted WorkerActor finds the job its dead
+incarnation held and has it rescued. Storage stays the source of truth; the hub only
+says which claims this runtime is actually running.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+
+__all__ = ["QueueHub", "Wake"]
+
+
+class Wake:
+    """Message: look for work (coalesced: at most one is in flight per queue)."""
+
+    __slots__ = ()
+
+
+WAKE = Wake()
+
+
+class QueueHub:
+    """The slots of one queue in one runtime."""
+
+    def __init__(self, name: str, concurrency: int, activity: threading.Condition) -> None:
+        self.name = name
+        self.concurrency = concurrency
+        self.paused = False
+        self.stopping = False
+        self._lock = threading.Lock()
+        self._activity = activity
+        self._slots: dict[int, str | None] = {}
+        self._workers: dict[int, pykka.ActorRef[Any]] = {}
+        self._queue_ref: pykka.ActorRef[Any] | None = None
+        self._wake_pending = False
+
+    # -- actors announce themselves -------------------------------------------------
+    def attach_queue(self, ref: pykka.ActorRef[Any]) -> None:
+        """Record the current QueueActor incarnation."""
+        with self._lock:
+            self._queue_ref = ref
+            self._wake_pending = False
+
+    def attach_worker(self, index: int, ref: pykka.ActorRef[Any]) -> str | None:
+        """Record a WorkerActor incarnation; returns the job its predecessor held, if any."""
+        with self._lock:
+            stale = self._slots.get(index)
+            self._slots[index] = None
+            self._workers[index] = ref
+        return stale
+
+    def detach_worker(self, index: int) -> None:
+        """Forget a worker slot removed by scaling down."""
+        with self._lock:
+            self._workers.pop(index, None)
+            if self._slots.get(index) is None:
+                self._slots.pop(index, None)
+
+    # -- the QueueActor assigns, the WorkerActor frees ---------------------------------
+    def idle_slots(self) -> list[int]:
+        """Slots that may take a job now, lowest index first."""
+        if self.paused or self.stopping:
+            return []
+        with self._lock:
+            return [
+                index
+                for index, ref in sorted(self._workers.items())
+                if index < self.concurrency and self._slots.get(index) is None and ref.is_alive()
+            ]
+
+    def assign(self, index: int, job_id: str) -> pykka.ActorRef[Any] | None:
+        """Give ``job_id`` to slot ``index``; returns the worker to tell, or None if gone."""
+        with self._lock:
+            ref = self._workers.get(index)
+            if ref is None or self._slots.get(index) is not None:
+                return None
+            self._slots[index] = job_id
+            return ref
+
+    def free(self, index: int, job_id: str) -> bool:
+        """Free slot ``index`` if it still holds ``job_id``; wakes waiters (drain, stop)."""
+        with self._lock:
+            if self._slots.get(index) != job_id:
+                return False
+            self._slots[index] = None
+        with self._activity:
+            self._activity.notify_all()
+        return True
+
+    def running_jobs(self) -> dict[int, str]:
+        """Slot → job id for every busy slot."""
+        with self._lock:
+            return {index: job for index, job in self._slots.items() if job is not None}
+
+    def worker_refs(self) -> dict[int, pykka.ActorRef[Any]]:
+        """Slot → current WorkerActor incarnation."""
+        with self._lock:
+            return dict(self._workers)
+
+    # -- waking the QueueActor -------------------------------------------------------
+    def wake(self) -> None:
+        """Ask the QueueActor to look for work, unless a wake is already on its way."""
+        with self._lock:
+            if self._wake_pending or self._queue_ref is None:
+                return
+            self._wake_pending = True
+            ref = self._queue_ref
+        try:
+            ref.tell(WAKE)
+        except pykka.ActorDeadError:
+            with self._lock:
+                self._wake_pending = False
+
+    def woken(self) -> None:
+        """Called by the QueueActor when it handles a wake, so the next one is sent."""
+        with self._lock:
+            self._wake_pending = False

@@ -1,0 +1,130 @@
+"""WorkerActor: runs one job at a time for its queue, then commits the outcome.
+
+A job's run is claim (done by the QueueActor) → execute → settle. The worker slot is
+freed only once the outcome is committed, so after a crash at most the jobs that were
+running can run again, never finished ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from burro.actors._base import BurroActor
+from burro.actors._context import RuntimeContext
+from burro.actors._execute import Outcome, execute
+from burro.actors._retry import retry_at
+from burro.errors import InvalidTaskError, StorageError
+from burro.facade.context import TaskContext
+from burro.states import TaskState
+from burro.storage.base import Cancel, Complete, Fail, Job, Settlement
+
+__all__ = ["Run", "WorkerActor"]
+
+logger = logging.getLogger("burro.worker")
+
+
+class Run(NamedTuple):
+    """Message: run this claimed job."""
+
+    job: Job
+
+
+class WorkerActor(BurroActor):
+    """Slot ``index`` of queue ``queue``: executes the jobs its QueueActor assigns."""
+
+    def __init__(self, context: RuntimeContext, queue: str, index: int) -> None:
+        super().__init__()
+        self._ctx = context
+        self._hub = context.hubs[queue]
+        self._index = index
+
+    def on_start(self) -> None:
+        """Take the slot over; a job held by a crashed predecessor is rescued."""
+        stale = self._hub.attach_worker(self._index, self.actor_ref)
+        if stale is not None:
+            self._rescue(stale)
+        self._hub.wake()
+
+    def handle(self, message: Any) -> Any:
+        """Run a job."""
+        if isinstance(message, Run):
+            self._run(message.job)
+            return None
+        return super().handle(message)
+
+    def _run(self, job: Job) -> None:
+        started = time.monotonic()
+        report = self._ctx.reporter
+        report.started(job)
+        outcome = self._execute(job)
+        self.crash_point()  # a fault here loses the outcome: the job is rescued, runs again
+        settled = self._settle(job, outcome)
+        self._hub.free(self._index, job.id)
+        self._hub.wake()
+        if settled is not None:
+            report.settled(settled, outcome, time.monotonic() - started)
+            if settled.state is TaskState.RETRYABLE:
+                self._ctx.wake_scheduler()
+
+    def _execute(self, job: Job) -> Outcome:
+        try:
+            target = self._ctx.resolver.resolve(job.worker, job.function, may_import=False)
+        except InvalidTaskError as exc:
+            return Outcome(
+                "failed", error=f"InvalidTaskError: {exc}", error_type="InvalidTaskError"
+            )
+        context = TaskContext(job.id, job.attempts, job.queue, self._ctx.cancel_check(job.id))
+        return execute(target, job.args, context, job.timeout_seconds, self._ctx.abandoned)
+
+    def _settle(self, job: Job, outcome: Outcome) -> Job | None:
+        now = self._ctx.clock.now()
+        try:
+            (settled,) = self._ctx.storage.settle([self._settlement(job, outcome)], now)
+        except StorageError:
+            if not self._hub.stopping:
+                raise  # the supervisor restarts this worker; the job is rescued
+            # stop() already released this job: it runs again on the next start.
+            logger.warning("job %s finished after shutdown; its outcome was not recorded", job.id)
+            return None
+        finally:
+            self._ctx.cancel_requests.discard(job.id)
+        return settled
+
+    def _settlement(self, job: Job, outcome: Outcome) -> Settlement:
+        runtime_id = self._ctx.runtime_id
+        if outcome.kind == "completed":
+            return Complete(job.id, runtime_id, job.attempts, outcome.result)
+        if outcome.kind == "cancelled":
+            return Cancel(job.id, runtime_id, job.attempts)
+        return Fail(
+            job.id, runtime_id, job.attempts, outcome.error or "", self._retry_at(job, outcome)
+        )
+
+    def _retry_at(self, job: Job, outcome: Outcome) -> datetime | None:
+        # A job naming a worker that may not run is hopeless: straight to the dead letters.
+        if outcome.error_type == "InvalidTaskError" or job.attempts >= job.max_attempts:
+            return None
+        config = self._ctx.config
+        return retry_at(
+            self._ctx.clock.now(),
+            job.retry_delay_seconds,
+            job.attempts,
+            config.max_retry_delay_seconds,
+            self._ctx.rng,
+        )
+
+    def _rescue(self, job_id: str) -> None:
+        jobs = self._ctx.storage.release(
+            self._ctx.runtime_id, [job_id], self._ctx.clock.now(), rescue=True
+        )
+        for job in jobs:
+            logger.warning(
+                "rescued job %s after its worker crashed (now %s)",
+                job.id,
+                job.state,
+                extra={"task_id": job.id, "queue": job.queue, "worker": job.worker},
+            )
+        self._ctx.notify_activity()

@@ -1,0 +1,213 @@
+"""Turning a caller's request into a valid :class:`NewJob`, or a clear InvalidTaskError."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgpack
+
+from burro.config import Config
+from burro.cron import next_fire_at, parse_schedule
+from burro.errors import InvalidTaskError
+from burro.facade._worker import WorkerResolver, worker_path
+from burro.storage.base import NewJob, RecurringRecord
+
+__all__ = [
+    "JobRequest",
+    "build_job",
+    "check_aware",
+    "recurring_record",
+    "scheduled_time",
+    "unknown_queue",
+]
+
+#: Option names accepted by enqueue_task / schedule_task / enqueue_many.
+OPTION_NAMES = (
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_delay_seconds",
+    "timeout_seconds",
+    "unique_for_seconds",
+    "meta",
+)
+MAX_PRIORITY = 65_535
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """What a caller asked for, before validation."""
+
+    worker: object
+    function: str
+    args: Any
+    options: Mapping[str, Any]
+    scheduled_at: datetime | None = None
+
+
+def reject_unknown_options(options: Mapping[str, Any]) -> None:
+    """Unknown option keywords are errors, not silently ignored."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise InvalidTaskError(
+            f"unknown option(s) {unknown}; expected some of {list(OPTION_NAMES)}"
+        )
+
+
+def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> NewJob:
+    """Validate every part of ``request`` and build the job to store."""
+    reject_unknown_options(request.options)
+    if not isinstance(request.function, str):
+        raise InvalidTaskError(f"function must be a str, not {type(request.function).__name__}")
+    worker, function = worker_path(request.worker, request.function)
+    target = resolver.resolve(worker, function, may_import=True)
+    opts = {**target.options, **{k: v for k, v in request.options.items() if v is not None}}
+    queue = _queue(opts.get("queue", config.default_queue_name), config)
+    args = _args(request.args)
+    unique_for = _optional_positive("unique_for_seconds", opts.get("unique_for_seconds"))
+    return NewJob(
+        queue=queue,
+        worker=worker,
+        function=function,
+        args=args,
+        priority=_priority(opts.get("priority", 0)),
+        max_attempts=_max_attempts(opts.get("max_attempts", config.default_max_attempts)),
+        retry_delay_seconds=_non_negative(
+            "retry_delay_seconds",
+            opts.get("retry_delay_seconds", config.default_retry_delay_seconds),
+        ),
+        timeout_seconds=_optional_positive("timeout_seconds", opts.get("timeout_seconds")),
+        unique_key=_unique_key(queue, worker, function, args) if unique_for else None,
+        unique_for_seconds=unique_for,
+        meta=_meta(opts.get("meta")),
+        scheduled_at=request.scheduled_at,
+    )
+
+
+def scheduled_time(scheduled_at: object, now: datetime) -> datetime:
+    """An aware datetime, or seconds from ``now``, as an aware UTC datetime."""
+    if isinstance(scheduled_at, datetime):
+        return check_aware("scheduled_at", scheduled_at).astimezone(UTC)
+    if isinstance(scheduled_at, (int, float)) and not isinstance(scheduled_at, bool):
+        if not math.isfinite(scheduled_at) or scheduled_at < 0:
+            raise InvalidTaskError(
+                f"scheduled_at must be >= 0 seconds from now, not {scheduled_at}"
+            )
+        return now + timedelta(seconds=scheduled_at)
+    raise InvalidTaskError(
+        f"scheduled_at must be an aware datetime or seconds from now, not {scheduled_at!r}"
+    )
+
+
+def check_aware(name: str, value: datetime) -> datetime:
+    """Refuse naive datetimes: burro never guesses a timezone."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidTaskError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    return value
+
+
+def unknown_queue(name: object, config: Config) -> InvalidTaskError:
+    """The error for a queue name the configuration does not have."""
+    configured = ", ".join(sorted(config.queues))
+    return InvalidTaskError(f"unknown queue {name!r}; configured queues: {configured}")
+
+
+def recurring_record(
+    name: object, job: NewJob, expression: str, timezone: str, catch_up: object, now: datetime
+) -> RecurringRecord:
+    """Validate a recurring definition (its job is already validated) into a record."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidTaskError(f"a recurring task needs a non-empty name, not {name!r}")
+    if catch_up not in ("one", "all", "none"):
+        raise InvalidTaskError(f"catch_up must be 'one', 'all' or 'none', not {catch_up!r}")
+    if job.unique_for_seconds is not None:
+        raise InvalidTaskError("recurring tasks are unique per fire time; drop unique_for_seconds")
+    schedule = parse_schedule(expression, timezone)
+    options = {
+        "queue": job.queue,
+        "priority": job.priority,
+        "max_attempts": job.max_attempts,
+        "retry_delay_seconds": job.retry_delay_seconds,
+        "timeout_seconds": job.timeout_seconds,
+        "meta": dict(job.meta),
+        "catch_up": catch_up,
+    }
+    return RecurringRecord(
+        name=name,
+        cron_expression=schedule.expression,
+        timezone=schedule.timezone,
+        worker=job.worker,
+        function=job.function,
+        args=job.args,
+        options=options,
+        next_fire_at=next_fire_at(schedule, after=now),
+    )
+
+
+def _queue(name: object, config: Config) -> str:
+    if not isinstance(name, str) or name not in config.queues:
+        raise unknown_queue(name, config)
+    return name
+
+
+def _args(args: Any) -> tuple[Any, ...]:
+    if not isinstance(args, (list, tuple)):
+        raise InvalidTaskError(f"args must be a list or tuple, not {type(args).__name__}")
+    _check_encodable("args", list(args))
+    return tuple(args)
+
+
+def _meta(meta: Any) -> dict[str, Any]:
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping) or not all(isinstance(k, str) for k in meta):
+        raise InvalidTaskError("meta must be a mapping with str keys")
+    _check_encodable("meta", dict(meta))
+    return dict(meta)
+
+
+def _check_encodable(name: str, value: Any) -> None:
+    try:
+        msgpack.packb(value, datetime=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidTaskError(f"{name} cannot be stored (msgpack): {exc}") from exc
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _priority(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PRIORITY:
+        raise InvalidTaskError(f"priority must be an int from 0 to {MAX_PRIORITY}, not {value!r}")
+    return value
+
+
+def _max_attempts(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidTaskError(f"max_attempts must be an int >= 1, not {value!r}")
+    return value
+
+
+def _non_negative(name: str, value: object) -> float:
+    if not _is_number(value) or value < 0:  # type: ignore[operator]
+        raise InvalidTaskError(f"{name} must be a number >= 0, not {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _optional_positive(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value) or value <= 0:  # type: ignore[operator]
+        raise InvalidTaskError(f"{name} must be a number > 0, not {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _unique_key(queue: str, worker: str, function: str, args: tuple[Any, ...]) -> bytes:
+    packed = msgpack.packb([queue, worker, function, list(args)], datetime=True)
+    return hashlib.blake2b(packed, digest_size=16).digest()

@@ -1,0 +1,582 @@
+"""BackgroundTaskManager: the facade an application talks to.
+
+It validates and encodes every call, then delegates to storage (the source of truth) and
+to the actor tree (which runs the work). It mirrors ``Deeper_Hub.Core.BackgroundTaskManager``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from enum import Enum
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from burro.actors._context import RuntimeContext
+from burro.actors._hub import QueueHub
+from burro.actors.cleanup import sweep_finished
+from burro.clock import Clock, SystemClock
+from burro.config import Config, load_config
+from burro.errors import InvalidTaskError, RuntimeNotRunning, StorageError, TaskNotFound
+from burro.facade._validate import (
+    JobRequest,
+    build_job,
+    recurring_record,
+    reject_unknown_options,
+    scheduled_time,
+    unknown_queue,
+)
+from burro.facade._worker import WorkerResolver
+from burro.facade.results import Pagination, RecurringTask, TaskStatus
+from burro.observability.events import EventBus
+from burro.states import TaskState
+from burro.storage import open_storage
+from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
+
+__all__ = ["BackgroundTaskManager", "connect", "start"]
+
+logger = logging.getLogger("burro")
+
+_SORT_FIELDS = ("inserted_at", "scheduled_at", "priority", "attempted_at", "completed_at")
+_MAX_PER_PAGE = 1_000
+
+
+class _Phase(Enum):
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+def start(
+    config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> BackgroundTaskManager:
+    """Load the configuration, open the store and start the actor tree.
+
+    Args:
+        config: a :class:`Config`, a mapping shaped like the ``[burro]`` TOML table, or a
+            path to a TOML file; ``None`` reads ``BURRO_CONFIG`` or uses the defaults.
+        clock: the time source (tests pass a :class:`burro.testing.ManualClock`).
+        **overrides: :class:`Config` field names, winning over every other source.
+    """
+    return BackgroundTaskManager(load_config(config, **overrides), clock=clock)
+
+
+def connect(
+    config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> BackgroundTaskManager:
+    """Open the store and the facade without running any queue (producer-only).
+
+    For processes that enqueue or inspect but do not run jobs: a web app, the ``burro``
+    command. Other runtimes sharing the data directory pick the work up within
+    ``poll_interval_seconds``. Same arguments as :func:`start`.
+    """
+    return BackgroundTaskManager(load_config(config, **overrides), clock=clock, run_queues=False)
+
+
+class BackgroundTaskManager:
+    """A running burro runtime. Use :func:`burro.start` to make one."""
+
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, run_queues: bool = True
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.events = EventBus()
+        self.runtime_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._phase = _Phase.RUNNING
+        self._phase_lock = threading.Lock()
+        self._resolver = WorkerResolver(config.allowed_worker_modules)
+        self._active = config.enabled and config.backend != "noop"
+        if not self._active:
+            logger.warning(
+                "burro is disabled (enabled=false or backend='noop'): jobs are "
+                "accepted and dropped, nothing is stored or run"
+            )
+        backend = config.backend if self._active else "noop"
+        self._storage: Storage = open_storage(backend, config.data_dir, config.durability)
+        self._ctx = self._make_context()
+        self._root: pykka.ActorRef[Any] | None = None
+        self._runs_queues = self._active and run_queues
+        if self._runs_queues:
+            self._start_runtime()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def _make_context(self) -> RuntimeContext:
+        ctx = RuntimeContext(
+            self.config, self._storage, self.clock, self.runtime_id, self._resolver, self.events
+        )
+        for name, queue in self.config.queues.items():
+            ctx.hubs[name] = QueueHub(name, queue.concurrency, ctx.activity)
+        return ctx
+
+    def _start_runtime(self) -> None:
+        from burro.supervision.runtime_tree import build_runtime_tree
+
+        now = self.clock.now()
+        info = RuntimeInfo(self.runtime_id, os.getpid(), socket.gethostname(), now)
+        try:
+            self._storage.register_runtime(info)
+            rescued = self._storage.rescue_orphans(now)
+            if rescued:
+                logger.warning("rescued %d job(s) left running by runtimes that died", len(rescued))
+            self._root = build_runtime_tree(self._ctx, self._on_tree_failure)
+        except BaseException:
+            self._storage.close()
+            raise
+        logger.info(
+            "burro runtime %s started (%s, queues: %s)",
+            self.runtime_id,
+            self.config.backend,
+            ", ".join(self.config.queues),
+        )
+
+    def _on_tree_failure(self, reason: str) -> None:
+        logger.error("burro runtime %s failed: %s", self.runtime_id, reason)
+        with self._phase_lock:
+            if self._phase is _Phase.RUNNING:
+                self._phase = _Phase.FAILED
+        self._ctx.notify_activity()
+
+    def __enter__(self) -> BackgroundTaskManager:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming, let running jobs finish up to ``timeout`` seconds, release the rest.
+
+        Idempotent. Jobs still running at the deadline go back to ``pending`` (their
+        attempt given back) so another runtime, or the next start, runs them.
+        """
+        with self._phase_lock:
+            if self._phase in (_Phase.STOPPING, _Phase.STOPPED):
+                return
+            self._phase = _Phase.STOPPING
+        try:
+            if self._root is not None:
+                self._stop_runtime(timeout)
+        finally:
+            self.events.close()
+            self._storage.close()
+            with self._phase_lock:
+                self._phase = _Phase.STOPPED
+            logger.info("burro runtime %s stopped", self.runtime_id)
+
+    def _stop_runtime(self, timeout: float) -> None:
+        for hub in self._ctx.hubs.values():
+            hub.stopping = True
+        self._wait_for_running_jobs(timeout)
+        leftover = [job for hub in self._ctx.hubs.values() for job in hub.running_jobs().values()]
+        if leftover:
+            logger.warning(
+                "stop: releasing %d job(s) still running after %.1fs", len(leftover), timeout
+            )
+            self._storage.release(self.runtime_id, leftover, self.clock.now(), rescue=False)
+        assert self._root is not None
+        try:
+            self._root.stop(block=True, timeout=max(timeout, 10.0))
+        except pykka.Timeout:
+            logger.error("stop: the actor tree did not stop in time; abandoning it")
+        self._storage.unregister_runtime(self.runtime_id)
+
+    def _wait_for_running_jobs(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._ctx.activity:
+            while any(hub.running_jobs() for hub in self._ctx.hubs.values()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._ctx.activity.wait(min(remaining, 0.1))
+
+    @property
+    def running(self) -> bool:
+        """True until :meth:`stop` is called or the runtime fails."""
+        return self._phase is _Phase.RUNNING
+
+    def _require_running(self) -> None:
+        phase = self._phase
+        if phase is not _Phase.RUNNING:
+            raise RuntimeNotRunning(f"the burro runtime is {phase.value}")
+
+    # -- enqueueing ----------------------------------------------------------------
+    def enqueue_task(
+        self,
+        worker: object,
+        function: str = "perform",
+        args: Sequence[Any] = (),
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+        unique_for_seconds: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+        **unknown: Any,
+    ) -> str:
+        """Store a job to run as soon as a worker of its queue is free; returns its id."""
+        reject_unknown_options(unknown)
+        options = {
+            "queue": queue,
+            "priority": priority,
+            "max_attempts": max_attempts,
+            "retry_delay_seconds": retry_delay_seconds,
+            "timeout_seconds": timeout_seconds,
+            "unique_for_seconds": unique_for_seconds,
+            "meta": meta,
+        }
+        return self._insert(JobRequest(worker, function, args, options))
+
+    def schedule_task(
+        self,
+        worker: object,
+        function: str,
+        args: Sequence[Any],
+        scheduled_at: datetime | float,
+        **options: Any,
+    ) -> str:
+        """Store a job to run at ``scheduled_at`` (aware datetime, or seconds from now)."""
+        self._require_running()
+        when = scheduled_time(scheduled_at, self.clock.now())
+        return self._insert(JobRequest(worker, function, args, options, when))
+
+    def enqueue_many(self, tasks: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Store many jobs in one transaction (all or none); returns their ids in order."""
+        self._require_running()
+        jobs = [self._job(self._request_from_mapping(task, i)) for i, task in enumerate(tasks)]
+        inserted = self._storage.insert_many(jobs, self.clock.now())
+        self._after_insert(jobs, [r.id for r in inserted if r.created], inserted_all=True)
+        return [r.id for r in inserted]
+
+    def _request_from_mapping(self, task: Mapping[str, Any], index: int) -> JobRequest:
+        if not isinstance(task, Mapping) or "worker" not in task:
+            raise InvalidTaskError(f"task #{index} must be a mapping with at least a 'worker' key")
+        options = {k: v for k, v in task.items() if k not in ("worker", "function", "args")}
+        return JobRequest(
+            task["worker"], task.get("function", "perform"), task.get("args", ()), options
+        )
+
+    def _job(self, request: JobRequest) -> NewJob:
+        return build_job(request, self.config, self._resolver)
+
+    def _insert(self, request: JobRequest) -> str:
+        self._require_running()
+        job = self._job(request)
+        inserted = self._storage.insert(job, self.clock.now())
+        if inserted.created:
+            self._after_insert([job], [inserted.id], inserted_all=False)
+        return inserted.id
+
+    def _after_insert(
+        self, jobs: Sequence[NewJob], ids: Sequence[str], *, inserted_all: bool
+    ) -> None:
+        if not self._runs_queues or not ids:
+            return
+        now = self.clock.now()
+        queues = {job.queue for job in jobs}
+        if any(job.scheduled_at is not None and job.scheduled_at > now for job in jobs):
+            self._ctx.wake_scheduler()
+        for name in queues:
+            self._ctx.hubs[name].wake()
+        first = jobs[0]
+        self._ctx.reporter.enqueued(
+            ids, first.queue if len(queues) == 1 else "*", f"{first.worker}.{first.function}"
+        )
+
+    # -- recurring tasks -----------------------------------------------------------
+    def schedule_recurring_task(
+        self,
+        task_name_id: str,
+        worker: object,
+        function: str,
+        args: Sequence[Any],
+        cron_expression: str,
+        *,
+        timezone: str = "UTC",
+        catch_up: str = "one",
+        **options: Any,
+    ) -> str:
+        """Create or replace the recurring task ``task_name_id``; returns the name.
+
+        Each fire time of ``cron_expression`` (in ``timezone``) enqueues exactly one job,
+        with ``meta["recurring"]`` and ``meta["fire_at"]`` set. After downtime, missed
+        fires run as one catch-up job (``catch_up="one"``), each of them (``"all"``,
+        at most 100) or not at all (``"none"``). A change takes effect from the next fire.
+        """
+        self._require_running()
+        record = recurring_record(
+            task_name_id,
+            self._job(JobRequest(worker, function, args, options)),
+            cron_expression,
+            timezone,
+            catch_up,
+            self.clock.now(),
+        )
+        self._storage.upsert_recurring(record)
+        if self._runs_queues:
+            self._ctx.wake_scheduler()
+        return record.name
+
+    def cancel_recurring_task(self, task_name_id: str) -> None:
+        """Stop all future fires of a recurring task (jobs already enqueued are kept)."""
+        self._require_running()
+        if not isinstance(task_name_id, str) or not self._storage.delete_recurring(task_name_id):
+            raise TaskNotFound(f"no recurring task {task_name_id!r}")
+
+    def list_recurring_tasks(self) -> list[RecurringTask]:
+        """Every recurring task, by name, with its next fire time."""
+        self._require_running()
+        return [RecurringTask.from_record(r) for r in self._storage.list_recurring()]
+
+    # -- operator actions ----------------------------------------------------------
+    def cancel_task(self, task_id: str, *, reason: str | None = None) -> None:
+        """Cancel a task: it never runs if it has not started; a running one is told to stop."""
+        self._require_running()
+        job = self._storage.cancel(self._task_id(task_id), reason, self.clock.now())
+        if job is None:
+            raise TaskNotFound(f"no task {task_id!r}")
+        if job.state is TaskState.RUNNING and job.cancel_requested:
+            self._ctx.cancel_requests.add(job.id)
+        elif job.state is TaskState.CANCELLED:
+            self._ctx.reporter.cancelled(job)
+            self._ctx.notify_activity()
+
+    def retry_task(self, task_id: str) -> None:
+        """Put a discarded or cancelled task back to ``pending`` (dead-letter replay)."""
+        self._require_running()
+        job = self._storage.retry(self._task_id(task_id), self.clock.now())
+        if job is None:
+            raise TaskNotFound(f"no task {task_id!r}")
+        if job.state is TaskState.PENDING and self._runs_queues:
+            hub = self._ctx.hubs.get(job.queue)
+            if hub is not None:
+                hub.wake()
+
+    def cleanup_old_tasks(
+        self,
+        *,
+        retention_days_completed: float | None = None,
+        retention_days_failed: float | None = None,
+    ) -> int:
+        """Delete old finished tasks now (in short batches); returns how many."""
+        self._require_running()
+        cleanup = self.config.cleanup
+        completed = _retention(
+            "retention_days_completed", retention_days_completed, cleanup.retention_days_completed
+        )
+        failed = _retention(
+            "retention_days_failed", retention_days_failed, cleanup.retention_days_failed
+        )
+        return sweep_finished(self._storage, self.clock.now(), completed, failed)
+
+    # -- reading -------------------------------------------------------------------
+    def get_task_status(self, task_id: str) -> TaskStatus:
+        """The stored state of one task."""
+        self._require_running()
+        job = self._storage.get(self._task_id(task_id))
+        if job is None:
+            raise TaskNotFound(f"no task {task_id!r}")
+        return TaskStatus.from_job(job)
+
+    def list_tasks(
+        self,
+        *,
+        status: TaskState | str | Iterable[TaskState | str] | None = None,
+        queue: str | None = None,
+        worker: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+        sort_by: str = "inserted_at",
+        descending: bool = False,
+    ) -> tuple[list[TaskStatus], Pagination]:
+        """A page of tasks matching the filters, and where it sits in the whole result."""
+        self._require_running()
+        filters = JobFilter(states=_states(status), queue=queue, worker=worker)
+        _check_page(page, per_page, sort_by)
+        jobs, total = self._storage.list_jobs(
+            filters,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+            sort_by=sort_by,  # type: ignore[arg-type]
+            descending=descending,
+        )
+        pages = math.ceil(total / per_page) if total else 0
+        return [TaskStatus.from_job(j) for j in jobs], Pagination(total, pages, page, per_page)
+
+    def get_statistics(self) -> dict[str, Any]:
+        """Per-queue counts by state plus ``failed_today``, and a summary of the workers."""
+        self._require_running()
+        counts = self._storage.counts()
+        failed = self._storage.failed_today(self.clock.now())
+        queues: dict[str, dict[str, int]] = {}
+        for name in sorted(set(self.config.queues) | set(counts)):
+            by_state = counts.get(name, {})
+            queues[name] = {state.value: by_state.get(state, 0) for state in TaskState}
+            queues[name]["failed_today"] = failed.get(name, 0)
+        busy = sum(len(hub.running_jobs()) for hub in self._ctx.hubs.values())
+        total = sum(hub.concurrency for hub in self._ctx.hubs.values()) if self._runs_queues else 0
+        return {
+            "queues": queues,
+            "workers_summary": {"total_busy": busy, "total_idle": max(total - busy, 0)},
+        }
+
+    # -- queue controls ------------------------------------------------------------
+    def pause_queue(self, name: str) -> None:
+        """Stop claiming on ``name`` in this runtime; running jobs finish."""
+        self._hub(name).paused = True
+
+    def resume_queue(self, name: str) -> None:
+        """Start claiming on ``name`` again."""
+        hub = self._hub(name)
+        hub.paused = False
+        hub.wake()
+
+    def scale_queue(self, name: str, concurrency: int) -> None:
+        """Change how many jobs ``name`` runs at once in this runtime."""
+        hub = self._hub(name)
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise InvalidTaskError(f"concurrency must be an int >= 1, not {concurrency!r}")
+        from burro.supervision.runtime_tree import worker_spec
+
+        assert self._root is not None
+        queue_sup = self._root.proxy().child_ref(f"QueueSupervisor:{name}").get(timeout=5)
+        current = hub.concurrency
+        hub.concurrency = concurrency
+        for index in range(current, concurrency):
+            queue_sup.proxy().start_child(worker_spec(self._ctx, name, index)).get(timeout=10)
+        for index in range(concurrency, current):
+            queue_sup.proxy().terminate_child(f"WorkerActor:{name}:{index}")
+            queue_sup.proxy().delete_child(f"WorkerActor:{name}:{index}")
+            hub.detach_worker(index)
+        hub.wake()
+
+    def _hub(self, name: str) -> QueueHub:
+        self._require_running()
+        hub = self._ctx.hubs.get(name)
+        if hub is None:
+            raise unknown_queue(name, self.config)
+        if not self._runs_queues:
+            raise RuntimeNotRunning("this manager runs no queues (connect() or disabled)")
+        return hub
+
+    # -- health --------------------------------------------------------------------
+    def supervision_tree(self) -> dict[str, Any]:
+        """A snapshot of the actor tree: name, strategy, restarts, alive, children."""
+        if self._root is None or not self._root.is_alive():
+            return {
+                "name": "burro",
+                "strategy": "one_for_one",
+                "restarts": 0,
+                "alive": False,
+                "children": [],
+            }
+        tree: dict[str, Any] = self._root.proxy().tree().get(timeout=5)
+        return tree
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok" | "degraded" | "failed", ...}`` with the reasons."""
+        problems: list[str] = []
+        queues = {name: self._queue_health(hub, problems) for name, hub in self._ctx.hubs.items()}
+        abandoned = self._ctx.abandoned.alive()
+        if abandoned:
+            problems.append(f"{abandoned} timed-out job thread(s) still running")
+        status = self._health_status(problems)
+        return {
+            "status": status,
+            "runtime_id": self.runtime_id,
+            "phase": self._phase.value,
+            "backend": self.config.backend if self._active else "noop",
+            "queues": queues if self._active else {},
+            "abandoned_threads": abandoned,
+            "events_dropped": self.events.dropped,
+            "problems": problems,
+        }
+
+    def _health_status(self, problems: list[str]) -> str:
+        if self._phase is not _Phase.RUNNING:
+            problems.append(f"runtime is {self._phase.value}")
+            return "failed"
+        if self._active:
+            try:
+                self._storage.next_due_at()
+            except StorageError as exc:
+                problems.append(f"storage: {exc}")
+                return "failed"
+        return "degraded" if problems else "ok"
+
+    def _queue_health(self, hub: QueueHub, problems: list[str]) -> dict[str, Any]:
+        workers = hub.worker_refs()
+        alive = sum(1 for ref in workers.values() if ref.is_alive())
+        if self._runs_queues and self._phase is _Phase.RUNNING and alive < hub.concurrency:
+            problems.append(f"queue {hub.name}: {alive}/{hub.concurrency} workers alive")
+        return {
+            "concurrency": hub.concurrency,
+            "busy": len(hub.running_jobs()),
+            "workers_alive": alive,
+            "paused": hub.paused,
+        }
+
+    @staticmethod
+    def _task_id(task_id: object) -> str:
+        if not isinstance(task_id, str) or not task_id:
+            raise TaskNotFound(f"no task {task_id!r}")
+        return task_id
+
+
+def _retention(name: str, value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise InvalidTaskError(f"{name} must be a number of days >= 0, not {value!r}")
+    return float(value)
+
+
+def _states(
+    status: TaskState | str | Iterable[TaskState | str] | None,
+) -> frozenset[TaskState] | None:
+    if status is None:
+        return None
+    names = [status] if isinstance(status, str) else list(status)
+    try:
+        return frozenset(TaskState(name) for name in names)
+    except ValueError:
+        raise InvalidTaskError(
+            f"unknown status in {names!r}; expected some of {[s.value for s in TaskState]}"
+        ) from None
+
+
+def _check_page(page: int, per_page: int, sort_by: str) -> None:
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise InvalidTaskError(f"page must be an int >= 1, not {page!r}")
+    if (
+        not isinstance(per_page, int)
+        or isinstance(per_page, bool)
+        or not 1 <= per_page <= _MAX_PER_PAGE
+    ):
+        raise InvalidTaskError(
+            f"per_page must be an int from 1 to {_MAX_PER_PAGE}, not {per_page!r}"
+        )
+    if sort_by not in _SORT_FIELDS:
+        raise InvalidTaskError(f"sort_by must be one of {list(_SORT_FIELDS)}, not {sort_by!r}")

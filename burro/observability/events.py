@@ -1,0 +1,115 @@
+"""Lifecycle events for integrations: ``manager.events.subscribe(name, callback)``.
+
+Callbacks run on one dispatcher thread, off the workers' hot path. A callback that
+raises is logged and never breaks the runtime; one that blocks delays only other
+callbacks, and a full backlog drops events (with a WARNING) rather than stall jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["EVENT_NAMES", "EventBus", "EventCallback"]
+
+logger = logging.getLogger("burro.events")
+
+EVENT_NAMES = frozenset(
+    {
+        "job.enqueued",
+        "job.started",
+        "job.completed",
+        "job.failed",
+        "job.retry",
+        "job.discarded",
+        "job.cancelled",
+        "actor.restarted",
+    }
+)
+
+EventCallback = Callable[[str, Mapping[str, Any]], None]
+_STOP = object()
+
+
+class EventBus:
+    """Publish/subscribe of lifecycle events, delivered asynchronously."""
+
+    def __init__(self, max_backlog: int = 10_000) -> None:
+        self._subscribers: dict[str, tuple[EventCallback, ...]] = {}
+        self._lock = threading.Lock()
+        self._backlog: queue.Queue[object] = queue.Queue(max_backlog)
+        self._thread: threading.Thread | None = None
+        self._dropped = 0
+
+    def subscribe(self, event_name: str, callback: EventCallback) -> None:
+        """Call ``callback(event_name, payload)`` for every ``event_name`` event ("*": all)."""
+        if event_name != "*" and event_name not in EVENT_NAMES:
+            from burro.errors import InvalidTaskError
+
+            raise InvalidTaskError(
+                f"unknown event {event_name!r}; expected one of {sorted(EVENT_NAMES)} or '*'"
+            )
+        with self._lock:
+            self._subscribers[event_name] = (*self._subscribers.get(event_name, ()), callback)
+            self._ensure_dispatcher()
+
+    def unsubscribe(self, event_name: str, callback: EventCallback) -> None:
+        """Stop calling ``callback`` for ``event_name``; unknown pairs are ignored."""
+        with self._lock:
+            remaining = tuple(c for c in self._subscribers.get(event_name, ()) if c != callback)
+            self._subscribers[event_name] = remaining
+
+    def wants(self, event_name: str) -> bool:
+        """Whether anyone listens to ``event_name`` (lets emitters skip building payloads)."""
+        subscribers = self._subscribers
+        return bool(subscribers.get(event_name) or subscribers.get("*"))
+
+    def emit(self, event_name: str, payload: Mapping[str, Any]) -> None:
+        """Queue an event for delivery; never blocks, never raises."""
+        if not self.wants(event_name):
+            return
+        try:
+            self._backlog.put_nowait((event_name, payload))
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % 1000 == 0:
+                logger.warning("event backlog full: %d events dropped", self._dropped)
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because subscribers could not keep up."""
+        return self._dropped
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Deliver what is queued (up to ``timeout``) and stop the dispatcher."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._backlog.put(_STOP)
+            thread.join(timeout)
+
+    def _ensure_dispatcher(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._dispatch, name="burro-events", daemon=True)
+            self._thread.start()
+
+    def _dispatch(self) -> None:
+        while (item := self._backlog.get()) is not _STOP:
+            event_name: str
+            payload: Mapping[str, Any]
+            event_name, payload = item  # type: ignore[misc]
+            for callback in (
+                *self._subscribers.get(event_name, ()),
+                *self._subscribers.get("*", ()),
+            ):
+                self._deliver(callback, event_name, payload)
+
+    @staticmethod
+    def _deliver(callback: EventCallback, event_name: str, payload: Mapping[str, Any]) -> None:
+        try:
+            callback(event_name, payload)
+        except Exception:
+            logger.exception("event subscriber %r failed on %s", callback, event_name)

@@ -1,0 +1,106 @@
+"""Bad input is refused at the call site with a clear error, and nothing is stored."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+import burro
+from tests.integration.runtime import workers
+from tests.integration.runtime.conftest import Factory
+
+W = "tests.integration.runtime.workers"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.enqueue_task(workers.not_marked, args=[1]), "not marked"),
+        (lambda m: m.enqueue_task(W, "not_marked", [1]), "not marked"),
+        (lambda m: m.enqueue_task(W, "no_such_function", [1]), "no public function"),
+        (lambda m: m.enqueue_task("no.such.module", "f", []), "cannot be imported"),
+        (lambda m: m.enqueue_task("os:system", "run", ["echo pwned"]), "does not name a class"),
+        (lambda m: m.enqueue_task("os", "system", ["echo pwned"]), "not marked"),
+        (lambda m: m.enqueue_task(os, "system", ["echo pwned"]), "not marked"),
+        (lambda m: m.enqueue_task(workers.Videos, "_private", []), "no public method"),
+        (lambda m: m.enqueue_task(workers.Videos, "missing", []), "no public method"),
+        (lambda m: m.enqueue_task(workers.record, args=[object()]), "args cannot be stored"),
+        (lambda m: m.enqueue_task(workers.record, args="abc"), "list or tuple"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], priority=-1), "priority"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], priority=True), "priority"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], max_attempts=0), "max_attempts"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], timeout_seconds=-1), "timeout"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], retry_delay_seconds=-1), "retry_delay"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], unique_for_seconds=0), "unique_for"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], meta={1: "x"}), "meta"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], colour="red"), "unknown option"),
+        (
+            lambda m: m.enqueue_task(workers.record, args=[1], queue="nope"),
+            "configured queues: default",
+        ),
+        (lambda m: m.schedule_task(workers.record, "record", [1], datetime(2030, 1, 1)), "naive"),
+        (lambda m: m.schedule_task(workers.record, "record", [1], -5), ">= 0"),
+        (lambda m: m.schedule_task(workers.record, "record", [1], "tomorrow"), "aware datetime"),
+        (
+            lambda m: m.schedule_task(workers.record, "record", [1], 5, colour="red"),
+            "unknown option",
+        ),
+        (lambda m: m.enqueue_many([{"function": "record"}]), "'worker'"),
+        (lambda m: m.list_tasks(status="sleeping"), "unknown status"),
+        (lambda m: m.list_tasks(sort_by="args"), "sort_by"),
+        (lambda m: m.list_tasks(page=0), "page"),
+        (lambda m: m.pause_queue("nope"), "unknown queue"),
+        (lambda m: m.scale_queue("default", 0), "concurrency"),
+        (lambda m: m.cleanup_old_tasks(retention_days_completed=-1), "retention_days_completed"),
+    ],
+)
+def test_bad_call_raises_invalid_task_error_and_stores_nothing(
+    manager: burro.BackgroundTaskManager, call: Any, message: str
+) -> None:
+    with pytest.raises(burro.InvalidTaskError, match=message):
+        call(manager)
+    assert manager.list_tasks()[1].total_entries == 0
+
+
+def test_invalid_task_error_is_a_value_error() -> None:
+    assert issubclass(burro.InvalidTaskError, ValueError)
+    assert issubclass(burro.TaskNotFound, LookupError)
+
+
+def test_calls_after_stop_raise_runtime_not_running(start_manager: Factory) -> None:
+    manager = start_manager()
+    manager.stop()
+    manager.stop()  # idempotent
+    with pytest.raises(burro.RuntimeNotRunning):
+        manager.enqueue_task(workers.record, args=[1])
+    with pytest.raises(burro.RuntimeNotRunning):
+        manager.get_task_status("x")
+    with pytest.raises(burro.RuntimeNotRunning):
+        manager.get_statistics()
+    assert manager.health()["status"] == "failed"
+
+
+def test_unmarked_worker_that_reached_storage_is_discarded_without_running(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    from burro.storage.base import NewJob
+    from burro.testing import drain
+
+    now = manager.clock.now()
+    forged = [
+        NewJob(queue="default", worker=W, function="not_marked", args=(1,)),
+        NewJob(queue="default", worker="os", function="system", args=("echo pwned",)),
+        NewJob(queue="default", worker="some.unloaded.module", function="f"),
+    ]
+    ids = [manager._storage.insert(job, now).id for job in forged]
+    manager.resume_queue("default")
+    drain(manager)
+    for task_id in ids:
+        status = manager.get_task_status(task_id)
+        assert status.status is burro.TaskState.DISCARDED
+        assert status.attempts == 1
+        assert "InvalidTaskError" in (status.last_error or "")
+    assert recorder.calls == []

@@ -1,0 +1,104 @@
+"""Crashed actors are restarted and the jobs they held are rescued, never lost or doubled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import burro
+from burro.states import TaskState
+from burro.testing import crash_actor, drain
+from tests.integration.runtime import workers
+from tests.integration.runtime.conftest import Factory
+
+
+def _node(tree: dict[str, Any], name: str) -> dict[str, Any]:
+    if tree["name"] == name:
+        return tree
+    for child in tree["children"]:
+        try:
+            return _node(child, name)
+        except LookupError:
+            continue
+    raise LookupError(name)
+
+
+def test_crashed_worker_mid_job_is_restarted_and_its_job_runs_again(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 1}})
+    task_id = manager.enqueue_task(workers.blocks, args=["held"])
+    assert recorder.started.wait(10)
+    crash_actor(manager, "WorkerActor:default:0")
+    recorder.gate.set()  # the job's code returns; the worker fails before committing it
+    recorder.wait_for(lambda: recorder.runs["held"] == 2)
+    drain(manager)
+    status = manager.get_task_status(task_id)
+    assert status.status is TaskState.COMPLETED
+    assert status.attempts == 2  # the interrupted attempt counts
+    assert recorder.max_active == 1  # never ran twice at the same time
+    node = _node(manager.supervision_tree(), "WorkerActor:default:0")
+    assert node["restarts"] == 1
+    assert node["alive"] is True
+
+
+def test_crashed_idle_worker_comes_back_and_takes_jobs(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 1}})
+    crash_actor(manager, "WorkerActor:default:0")
+    manager.enqueue_task(workers.record, args=["after crash"])
+    recorder.wait_for(lambda: recorder.runs["after crash"] == 1)
+
+
+def test_crashed_queue_actor_rescues_claims_it_never_dispatched(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    manager.pause_queue("default")
+    task_id = manager.enqueue_task(workers.record, args=["stranded"])
+    # A claim the QueueActor made and then died before handing to a worker:
+    (claimed,) = manager._storage.claim("default", 1, manager.runtime_id, manager.clock.now())
+    assert claimed.id == task_id
+    crash_actor(manager, "QueueActor:default")
+    manager.resume_queue("default")
+    recorder.wait_for(lambda: recorder.runs["stranded"] == 1)
+    drain(manager)
+    assert manager.get_task_status(task_id).status is TaskState.COMPLETED
+    assert _node(manager.supervision_tree(), "QueueActor:default")["restarts"] == 1
+
+
+def test_crashed_queue_actor_leaves_running_jobs_alone(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 2}})
+    running = manager.enqueue_task(workers.blocks, args=["keeps running"])
+    assert recorder.started.wait(10)
+    crash_actor(manager, "QueueActor:default")
+    manager.enqueue_task(workers.record, args=["new work"])
+    recorder.wait_for(lambda: recorder.runs["new work"] == 1)
+    recorder.gate.set()
+    drain(manager)
+    assert manager.get_task_status(running).status is TaskState.COMPLETED
+    assert recorder.runs["keeps running"] == 1
+
+
+def test_crashed_scheduler_is_restarted_and_keeps_promoting(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    crash_actor(manager, "SchedulerActor")
+    manager.schedule_task(workers.record, "record", ["scheduled"], 0.05)
+    recorder.wait_for(lambda: recorder.runs["scheduled"] == 1)
+    assert _node(manager.supervision_tree(), "SchedulerActor")["restarts"] == 1
+
+
+def test_restart_is_reported_as_an_event(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    got = workers.Recorder()
+    manager.events.subscribe(
+        "actor.restarted", lambda _name, payload: got.record("e", payload["actor"])
+    )
+    crash_actor(manager, "CleanupActor")
+    got.wait_for(lambda: got.runs["CleanupActor"] == 1)
+    assert manager.health()["status"] == "ok"

@@ -1,0 +1,142 @@
+"""Start, stop, the disabled and in-memory modes, and what a runtime says about itself."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+import burro
+from burro.states import TaskState
+from burro.testing import drain
+from tests.integration.runtime import workers
+from tests.integration.runtime.conftest import Factory, wait_until
+
+
+def test_context_manager_stops_the_runtime(tmp_path: Path, recorder: workers.Recorder) -> None:
+    with burro.start(data_dir=tmp_path, durability="process") as manager:
+        task_id = manager.enqueue_task(workers.add, args=[1, 2])
+        drain(manager)
+    assert not manager.running
+    with burro.start(data_dir=tmp_path) as again:
+        assert again.get_task_status(task_id).result == 3
+
+
+def test_graceful_stop_lets_running_jobs_finish(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    task_id = manager.enqueue_task(workers.blocks, args=["finishing"])
+    assert recorder.started.wait(10)
+    stopper = threading.Thread(target=manager.stop, kwargs={"timeout": 10})
+    stopper.start()
+    wait_until(lambda: not manager.running)
+    assert stopper.is_alive()  # stop() is waiting for the running job
+    recorder.gate.set()
+    stopper.join(10)
+    assert not stopper.is_alive()
+    with burro.start(data_dir=manager.config.data_dir) as reader:
+        assert reader.get_task_status(task_id).status is TaskState.COMPLETED
+
+
+def test_stop_timeout_releases_running_jobs_back_to_pending(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    task_id = manager.enqueue_task(workers.blocks, args=["slow"])
+    assert recorder.started.wait(10)
+    manager.stop(timeout=0.2)
+    recorder.gate.set()  # the abandoned run ends; its outcome must not overwrite the release
+    recorder.wait_for(lambda: recorder.active == 0)
+    with burro.connect(data_dir=manager.config.data_dir) as inspector:
+        status = inspector.get_task_status(task_id)
+    assert status.status is TaskState.PENDING
+    assert status.attempts == 0  # a shutdown gives the attempt back
+    manager2 = start_manager(data_dir=manager.config.data_dir)
+    drain(manager2)
+    assert manager2.get_task_status(task_id).status is TaskState.COMPLETED
+    assert recorder.runs["slow"] == 2
+
+
+@pytest.mark.parametrize("overrides", [{"enabled": False}, {"backend": "noop"}])
+def test_disabled_runtime_accepts_and_drops_jobs_with_one_warning(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    recorder: workers.Recorder,
+    overrides: dict[str, object],
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="burro"):
+        manager = burro.start(data_dir=tmp_path / "never", **overrides)
+    try:
+        task_id = manager.enqueue_task(workers.record, args=[1])
+        assert isinstance(task_id, str) and task_id
+        with pytest.raises(burro.TaskNotFound):
+            manager.get_task_status(task_id)
+        assert manager.get_statistics()["workers_summary"]["total_busy"] == 0
+        with pytest.raises(burro.InvalidTaskError):
+            manager.enqueue_task(workers.not_marked, args=[1])  # still validated
+    finally:
+        manager.stop()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "disabled" in warnings[0].getMessage()
+    assert not (tmp_path / "never").exists()
+    assert recorder.calls == []
+
+
+def test_memory_backend_runs_jobs_and_writes_nothing(
+    tmp_path: Path, recorder: workers.Recorder
+) -> None:
+    with burro.start(backend="memory", data_dir=tmp_path / "unused") as manager:
+        task_id = manager.enqueue_task(workers.add, args=[20, 22])
+        drain(manager)
+        assert manager.get_task_status(task_id).result == 42
+    assert not (tmp_path / "unused").exists()
+
+
+def test_statistics_health_tree_and_listing(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 2}, "emails": {"concurrency": 1}})
+    done = [manager.enqueue_task(workers.add, args=[i, i]) for i in range(3)]
+    manager.enqueue_task(workers.always_fails, args=["f"], max_attempts=1, queue="emails")
+    drain(manager)
+    stats = manager.get_statistics()
+    assert stats["queues"]["default"]["completed"] == 3
+    assert stats["queues"]["emails"]["discarded"] == 1
+    assert stats["queues"]["emails"]["failed_today"] == 1
+    assert set(stats["queues"]["default"]) == {s.value for s in TaskState} | {"failed_today"}
+    assert stats["workers_summary"] == {"total_busy": 0, "total_idle": 3}
+
+    assert manager.health()["status"] == "ok"
+    tree = manager.supervision_tree()
+    assert tree["name"] == "burro" and tree["alive"] is True
+    names = {child["name"] for child in tree["children"]}
+    assert names == {
+        "QueueSupervisor:default",
+        "QueueSupervisor:emails",
+        "SchedulerActor",
+        "CleanupActor",
+    }
+
+    page, pagination = manager.list_tasks(status="completed", per_page=2, page=2)
+    assert pagination.total_entries == 3 and pagination.total_pages == 2
+    assert [t.id for t in page] == done[2:]
+    newest, _ = manager.list_tasks(status=["completed"], descending=True, per_page=1)
+    assert newest[0].id == done[-1]
+    failed, _ = manager.list_tasks(status=[TaskState.DISCARDED], queue="emails")
+    assert failed[0].last_error is not None
+
+
+def test_cleanup_old_tasks_removes_finished_only(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    manager.enqueue_task(workers.add, args=[1, 1])
+    drain(manager)
+    manager.pause_queue("default")
+    pending = manager.enqueue_task(workers.add, args=[2, 2])
+    assert manager.cleanup_old_tasks(retention_days_completed=0, retention_days_failed=0) == 1
+    assert manager.get_task_status(pending).status is TaskState.PENDING
+    assert manager.get_statistics()["queues"]["default"]["completed"] == 0

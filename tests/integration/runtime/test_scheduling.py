@@ -1,0 +1,184 @@
+"""Priorities, the concurrency limit, timeouts, cancellation and queue controls."""
+
+from __future__ import annotations
+
+import pytest
+
+import burro
+from burro.testing import drain
+from tests.integration.runtime import workers
+from tests.integration.runtime.conftest import Factory
+
+
+def test_priority_then_time_then_insertion_order_on_a_single_worker(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 1}})
+    manager.pause_queue("default")
+    for value, priority in [("p2-a", 2), ("p0-a", 0), ("p1-a", 1), ("p0-b", 0), ("p2-b", 2)]:
+        manager.enqueue_task(workers.record, args=[value], priority=priority)
+    manager.resume_queue("default")
+    drain(manager)
+    assert [v for _, v in recorder.calls] == ["p0-a", "p0-b", "p1-a", "p2-a", "p2-b"]
+
+
+def test_concurrency_limit_is_never_exceeded(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 3}})
+    for i in range(10):
+        manager.enqueue_task(workers.blocks, args=[i])
+    recorder.wait_for(lambda: recorder.active == 3)
+    assert manager.get_statistics()["queues"]["default"]["running"] == 3
+    assert manager.get_statistics()["workers_summary"] == {"total_busy": 3, "total_idle": 0}
+    recorder.gate.set()
+    drain(manager)
+    assert recorder.max_active == 3
+    assert manager.get_statistics()["queues"]["default"]["completed"] == 10
+
+
+def test_queues_have_their_own_concurrency(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 1}, "media": {"concurrency": 2}})
+    for i in range(3):
+        manager.enqueue_task(workers.blocks, args=[f"media-{i}"], queue="media")
+    recorder.wait_for(lambda: recorder.active == 2)
+    manager.enqueue_task(workers.record, args=["default still runs"])
+    recorder.wait_for(lambda: recorder.runs["default still runs"] == 1)
+    assert recorder.active == 2
+    recorder.gate.set()
+    drain(manager)
+    assert recorder.max_active == 2
+
+
+def test_timeout_fails_the_attempt_and_frees_the_slot_at_once(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 1}})
+    stuck = manager.enqueue_task(
+        workers.blocks, args=["stuck"], timeout_seconds=0.2, max_attempts=1
+    )
+    after = manager.enqueue_task(workers.record, args=["after"])
+    recorder.wait_for(lambda: recorder.runs["after"] == 1)  # the only slot was freed
+    status = manager.get_task_status(stuck)
+    assert status.status is burro.TaskState.DISCARDED
+    assert (status.last_error or "").startswith("TimeoutError")
+    drain(manager)
+    assert manager.get_task_status(after).status is burro.TaskState.COMPLETED
+    health = manager.health()
+    assert health["abandoned_threads"] == 1
+    assert health["status"] == "degraded"
+    recorder.gate.set()
+
+
+def test_timeout_is_retried_like_any_failure(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    task_id = manager.enqueue_task(
+        workers.blocks, args=["t"], timeout_seconds=0.1, retry_delay_seconds=3600
+    )
+    recorder.wait_for(lambda: recorder.runs["t"] == 1)
+    drain(manager)
+    status = manager.get_task_status(task_id)
+    assert status.status is burro.TaskState.RETRYABLE
+    assert "timeout_seconds=0.1" in (status.last_error or "")
+    recorder.gate.set()
+
+
+def test_cancel_pending_task_never_runs(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    manager.pause_queue("default")
+    task_id = manager.enqueue_task(workers.record, args=["never"])
+    manager.cancel_task(task_id, reason="changed my mind")
+    manager.resume_queue("default")
+    drain(manager)
+    assert manager.get_task_status(task_id).status is burro.TaskState.CANCELLED
+    assert recorder.calls == []
+
+
+def test_cancel_running_task_is_cooperative(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    task_id = manager.enqueue_task(workers.cooperative, args=["c"])
+    assert recorder.started.wait(10)
+    manager.cancel_task(task_id)
+    drain(manager)
+    status = manager.get_task_status(task_id)
+    assert status.status is burro.TaskState.CANCELLED
+    assert status.result is None
+
+
+def test_running_task_that_ignores_cancel_ends_cancelled_not_completed(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    task_id = manager.enqueue_task(workers.blocks, args=["ignores"])
+    assert recorder.started.wait(10)
+    manager.cancel_task(task_id)
+    recorder.gate.set()
+    drain(manager)
+    assert manager.get_task_status(task_id).status is burro.TaskState.CANCELLED
+
+
+def test_cancel_of_finished_task_changes_nothing(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    task_id = manager.enqueue_task(workers.add, args=[1, 2])
+    drain(manager)
+    manager.cancel_task(task_id)
+    assert manager.get_task_status(task_id).status is burro.TaskState.COMPLETED
+
+
+def test_cancel_and_status_of_unknown_task_raise_task_not_found(
+    manager: burro.BackgroundTaskManager,
+) -> None:
+    with pytest.raises(burro.TaskNotFound):
+        manager.cancel_task("nope")
+    with pytest.raises(burro.TaskNotFound):
+        manager.get_task_status("nope")
+    with pytest.raises(burro.TaskNotFound):
+        manager.retry_task("nope")
+
+
+def test_paused_queue_claims_nothing_and_running_jobs_finish(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    running = manager.enqueue_task(workers.blocks, args=["running"])
+    assert recorder.started.wait(10)
+    manager.pause_queue("default")
+    waiting = manager.enqueue_task(workers.record, args=["waiting"])
+    recorder.gate.set()
+    recorder.wait_for(lambda: recorder.active == 0)
+    drain_error = None
+    try:
+        drain(manager, timeout=0.3)
+    except TimeoutError as exc:  # a paused queue keeps its pending job
+        drain_error = exc
+    assert drain_error is not None
+    assert manager.get_task_status(waiting).status is burro.TaskState.PENDING
+    manager.resume_queue("default")
+    drain(manager)
+    assert manager.get_task_status(running).status is burro.TaskState.COMPLETED
+    assert manager.get_task_status(waiting).status is burro.TaskState.COMPLETED
+
+
+def test_scale_queue_up_and_down(start_manager: Factory, recorder: workers.Recorder) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 1}})
+    manager.scale_queue("default", 3)
+    for i in range(6):
+        manager.enqueue_task(workers.blocks, args=[i])
+    recorder.wait_for(lambda: recorder.active == 3)
+    recorder.gate.set()
+    drain(manager)
+    manager.scale_queue("default", 1)
+    assert manager.health()["queues"]["default"]["concurrency"] == 1
+    recorder.gate.clear()
+    recorder.max_active = 0
+    for i in range(3):
+        manager.enqueue_task(workers.blocks, args=[f"again-{i}"])
+    recorder.wait_for(lambda: recorder.active == 1)
+    recorder.gate.set()
+    drain(manager)
+    assert recorder.max_active == 1

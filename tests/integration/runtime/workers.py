@@ -1,0 +1,130 @@
+"""Workers the runtime tests enqueue; they report what happened through ``Recorder``."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import burro
+
+GATE_TIMEOUT = 20.0
+
+
+class Recorder:
+    """What the test workers did, observable from tests without sleeping."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.calls: list[tuple[str, Any]] = []
+        self.runs: Counter[Any] = Counter()
+        self.active = 0
+        self.max_active = 0
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    def record(self, name: str, value: Any) -> None:
+        with self.lock:
+            self.calls.append((name, value))
+            self.runs[value] += 1
+            self.lock.notify_all()
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
+        with self.lock:
+            assert self.lock.wait_for(predicate, timeout), "condition not reached in time"
+
+
+recorder = Recorder()
+
+
+def reset() -> Recorder:
+    global recorder
+    recorder = Recorder()
+    return recorder
+
+
+@burro.worker
+def add(a: int, b: int) -> int:
+    recorder.record("add", (a, b))
+    return a + b
+
+
+@burro.worker
+def record(value: Any) -> None:
+    recorder.record("record", value)
+
+
+@burro.worker(max_attempts=3, retry_delay_seconds=10)
+def always_fails(value: Any) -> None:
+    recorder.record("always_fails", value)
+    raise ValueError(f"hopeless {value}")
+
+
+@burro.worker
+def fails_then_succeeds(value: Any, failures: int) -> str:
+    recorder.record("flaky", value)
+    if recorder.runs[value] <= failures:
+        raise ConnectionError(f"flaky {value}")
+    return "synced"
+
+
+@burro.worker
+def returns_failure(value: Any) -> burro.Failure:
+    recorder.record("returns_failure", value)
+    return burro.Failure("not today")
+
+
+@burro.worker
+def returns_error_tuple(value: Any) -> tuple[str, str]:
+    recorder.record("returns_error_tuple", value)
+    return ("error", "nope")
+
+
+@burro.worker
+def blocks(value: Any) -> str:
+    """Runs until the test opens the gate."""
+    with recorder.lock:
+        recorder.active += 1
+        recorder.max_active = max(recorder.max_active, recorder.active)
+        recorder.lock.notify_all()
+    recorder.record("blocks", value)
+    recorder.started.set()
+    try:
+        recorder.gate.wait(GATE_TIMEOUT)
+    finally:
+        with recorder.lock:
+            recorder.active -= 1
+            recorder.lock.notify_all()
+    return "released"
+
+
+@burro.worker
+def cooperative(value: Any) -> str:
+    """Loops until cancelled (or the gate opens)."""
+    task = burro.current_task()
+    assert task is not None
+    recorder.record("cooperative", value)
+    recorder.started.set()
+    while not recorder.gate.wait(0.01):
+        task.check_cancelled()
+    return "finished"
+
+
+@burro.worker
+def unencodable_result() -> object:
+    recorder.record("unencodable_result", None)
+    return object()
+
+
+@burro.worker
+class Videos:
+    def transcode(self, video_id: int) -> str:
+        recorder.record("transcode", video_id)
+        return f"video-{video_id}.mp4"
+
+    def _private(self) -> None:  # never runnable
+        raise AssertionError
+
+
+def not_marked(value: Any) -> None:
+    recorder.record("not_marked", value)
