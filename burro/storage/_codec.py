@@ -7,6 +7,7 @@ instead of allocating gigabytes, and nesting is capped by msgpack's own stack li
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -20,9 +21,24 @@ class CorruptRecord(ValueError):
     """Stored bytes are not the msgpack a record should be."""
 
 
+class _Packers(threading.local):
+    # A Packer is not thread-safe, and building one per call costs as much as packing a
+    # small value: each thread keeps its own.
+    def __init__(self) -> None:
+        self.packer = msgpack.Packer(datetime=True, use_bin_type=True, autoreset=True)
+
+
+_packers = _Packers()
+
+
 def pack(value: Any) -> bytes:
     """Encode ``value`` (aware datetimes become msgpack Timestamps)."""
-    return msgpack.packb(value, datetime=True, use_bin_type=True)  # type: ignore[no-any-return]
+    try:
+        return _packers.packer.pack(value)  # type: ignore[no-any-return]
+    except BaseException:
+        # A failed pack may leave partial output in the buffer: start the next one clean.
+        _packers.packer = msgpack.Packer(datetime=True, use_bin_type=True, autoreset=True)
+        raise
 
 
 def pack_value(value: Any, what: str) -> bytes:

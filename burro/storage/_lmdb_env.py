@@ -18,6 +18,7 @@ Two things need care beyond LMDB's own locking:
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -61,23 +62,32 @@ class Databases(NamedTuple):
 
 
 class _ResizeGate:
-    """Many readers at once, or one resize with no reader inside."""
+    """Many readers at once, or one resize with no reader inside.
+
+    Readers pay two list operations (atomic under the GIL) and a flag check; only while
+    a resize is waiting or running do they touch the condition. Resizes are rare.
+    """
 
     def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
-        self._readers = 0
+        self._inside: list[None] = []
         self._resizing = False
+        self._condition = threading.Condition(threading.Lock())
 
     def enter(self) -> None:
-        with self._condition:
-            while self._resizing:
-                self._condition.wait()
-            self._readers += 1
+        while True:
+            self._inside.append(None)
+            if not self._resizing:
+                return
+            # A resize is waiting for readers to drain: step out and wait for it.
+            self.leave()
+            with self._condition:
+                while self._resizing:
+                    self._condition.wait()
 
     def leave(self) -> None:
-        with self._condition:
-            self._readers -= 1
-            if not self._readers:
+        self._inside.pop()
+        if self._resizing:
+            with self._condition:
                 self._condition.notify_all()
 
     def exclusive(self, action: Callable[[], None]) -> None:
@@ -85,7 +95,7 @@ class _ResizeGate:
         with self._condition:
             self._resizing = True
             try:
-                while self._readers:
+                while self._inside:
                     self._condition.wait()
                 action()
             finally:
@@ -219,8 +229,13 @@ def _make_directory(path: Path) -> Path:
         (directory / "runtimes").mkdir(exist_ok=True)
     except OSError as error:
         raise StorageError(f"{path}: cannot create the data directory: {error}") from error
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise StorageError(f"{directory}: the data directory is not writable")
+    try:
+        # A real write, not os.access(): root passes permission checks, a read-only
+        # mount or a full disk does not, and the error then says which it was.
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise StorageError(f"{directory}: the data directory is not writable: {error}") from error
     return directory
 
 

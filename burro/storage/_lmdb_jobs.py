@@ -53,7 +53,7 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     record = StoredJob.create(job, now)
     key = U64.pack(writer.next_seq())
     writer.store(key, record, append=True)
-    writer.index(key, record)
+    writer.place(key, record, None)
     if unique is not None:
         writer.txn.put(unique, key + U64.pack(micros(now)), db=writer.dbs.unique)
     return Inserted(writer.job_id(key), created=True)
@@ -93,13 +93,12 @@ def claim_jobs(
 
 def _start(writer: JobWriter, key: bytes, runtime_id: str, now: datetime) -> Job:
     job = writer.must_load(key)
-    writer.unindex(key, job)
+    before = writer.placement(key, job)
     job.state = TaskState.RUNNING
     job.attempts += 1
     job.attempted_at = now
     job.claimed_by = runtime_id
-    writer.index(key, job)
-    writer.store(key, job)
+    writer.update(key, job, before)
     return job.to_job(writer.job_id(key))
 
 
@@ -115,7 +114,7 @@ def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None
         or job.attempts != item.attempt
     ):
         return None
-    writer.unindex(key, job)
+    before = writer.placement(key, job)
     if isinstance(item, Complete):
         job.packed_result = pack_value(item.result, "result")
         job.finish(TaskState.CANCELLED if job.cancel_requested else TaskState.COMPLETED, now)
@@ -123,8 +122,7 @@ def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None
         _fail(writer, job, item, now)
     elif isinstance(item, Cancel):
         job.finish(TaskState.CANCELLED, now)
-    writer.index(key, job)
-    writer.store(key, job)
+    writer.update(key, job, before)
     return job.to_job(writer.job_id(key))
 
 
@@ -172,7 +170,7 @@ def _put_back(writer: JobWriter, key: bytes, now: datetime, *, rescue: bool) -> 
     running again; a rescued job with no attempts left is discarded as interrupted.
     """
     job = writer.must_load(key)
-    writer.unindex(key, job)
+    before = writer.placement(key, job)
     if job.cancel_requested:
         job.finish(TaskState.CANCELLED, now)
     elif not rescue:
@@ -187,8 +185,7 @@ def _put_back(writer: JobWriter, key: bytes, now: datetime, *, rescue: bool) -> 
     else:
         job.state = TaskState.PENDING
         job.claimed_by = None
-    writer.index(key, job)
-    writer.store(key, job)
+    writer.update(key, job, before)
     return job.to_job(writer.job_id(key))
 
 
@@ -216,10 +213,9 @@ def promote_jobs(writer: JobWriter, now: datetime, limit: int) -> dict[str, int]
     for entry in list(_take(due, limit, lambda time: time <= cut)):
         key = entry[-8:]
         job = writer.must_load(key)
-        writer.unindex(key, job)
+        before = writer.placement(key, job)
         job.state = TaskState.PENDING
-        writer.index(key, job)
-        writer.store(key, job)
+        writer.update(key, job, before)
         promoted[job.queue] += 1
     return dict(promoted)
 
@@ -278,11 +274,10 @@ def cancel_job(writer: JobWriter, key: bytes, reason: str | None, now: datetime)
         job.cancel_reason = reason
         writer.store(key, job)
     elif job.state not in FINISHED_STATES:
-        writer.unindex(key, job)
+        before = writer.placement(key, job)
         job.cancel_reason = reason
         job.finish(TaskState.CANCELLED, now)
-        writer.index(key, job)
-        writer.store(key, job)
+        writer.update(key, job, before)
     return job.to_job(writer.job_id(key))
 
 
@@ -292,13 +287,12 @@ def retry_job(writer: JobWriter, key: bytes, now: datetime) -> Job | None:
     if job is None:
         return None
     if job.state in _DEAD:
-        writer.unindex(key, job)
+        before = writer.placement(key, job)
         job.state = TaskState.PENDING
         job.attempts = 0
         job.scheduled_at = now
         job.completed_at = None
         job.cancel_requested = False
         job.cancel_reason = None
-        writer.index(key, job)
-        writer.store(key, job)
+        writer.update(key, job, before)
     return job.to_job(writer.job_id(key))

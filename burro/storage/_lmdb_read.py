@@ -46,10 +46,9 @@ __all__ = [
 #: The ``by_time`` index files each state under one time; listing by that time reads it.
 _TIMELINE_SORTS: dict[str, frozenset[TaskState]] = {
     "scheduled_at": frozenset({TaskState.SCHEDULED, TaskState.PENDING, TaskState.RETRYABLE}),
-    "attempted_at": frozenset({TaskState.RUNNING}),
     "completed_at": FINISHED_STATES,
 }
-_SORT_FIELDS = frozenset({"inserted_at", "priority", *_TIMELINE_SORTS})
+_SORT_FIELDS = frozenset({"inserted_at", "priority", "attempted_at", *_TIMELINE_SORTS})
 #: Above every key of a ``(state, queue)`` prefix: the prefix plus more than 16 0xff bytes.
 _PAST_PREFIX = b"\xff" * 17
 

@@ -5,9 +5,9 @@ transaction as its record (``seq`` is the 8-byte insertion sequence, the primary
 
 * ``by_state``  ``(state, queue id, inserted_at, seq)`` -> worker: listing by insertion.
 * ``by_time``   ``(state, queue id, time, seq)`` -> worker, where ``time`` is the
-  ``scheduled_at`` of a waiting or pending job, the ``attempted_at`` of a running one and
-  the ``completed_at`` of a finished one: promotion, next due time, retention and the
-  natural listing order of each state all read it.
+  ``scheduled_at`` of a waiting or pending job and the ``completed_at`` of a finished
+  one: promotion, next due time, retention and the natural listing order of those
+  states read it. Running jobs (never more than the total concurrency) have none.
 * ``ready``     ``(queue id, priority, scheduled_at, seq)`` while ``pending``: the claim order.
 * ``claims``    ``(runtime, seq)`` -> runtime id while ``running``: release and rescue.
 * ``counts``    ``(queue id, state)`` -> number of jobs, adjusted once per transaction.
@@ -16,6 +16,7 @@ transaction as its record (``seq`` is the 8-byte insertion sequence, the primary
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 import lmdb
 
@@ -39,7 +40,7 @@ from burro.storage._lmdb_keys import (
 from burro.storage._lmdb_read import load_job, queue_key
 from burro.storage._lmdb_records import StoredJob
 
-__all__ = ["JobWriter", "timeline"]
+__all__ = ["JobWriter", "Placement", "timeline"]
 
 _PENDING = TaskState.PENDING
 _RUNNING = TaskState.RUNNING
@@ -48,10 +49,24 @@ _NEXT_SEQ = b"next_seq"
 _NEXT_QUEUE = b"next_queue"
 
 
+class Placement(NamedTuple):
+    """Where a job is indexed: one key per index, ``None`` where it has none."""
+
+    counter: tuple[int, int]
+    by_state: bytes | None
+    by_time: bytes | None
+    ready: bytes | None
+    claim: bytes | None
+
+
+#: The placement of a job not stored yet.
+_NOWHERE = Placement((0, 0), None, None, None, None)
+#: The index databases, in the order of :class:`Placement`'s keys.
+_INDEXES = ("by_state", "by_time", "ready", "claims")
+
+
 def timeline(job: StoredJob) -> datetime:
-    """The time a job is filed under in ``by_time`` for its current state."""
-    if job.state is _RUNNING:
-        return job.attempted_at or job.scheduled_at
+    """The time a job is filed under in ``by_time``: see the module docstring."""
     if job.completed_at is not None:
         return job.completed_at
     return job.scheduled_at
@@ -64,9 +79,12 @@ class JobWriter:
         self.txn = txn
         self.dbs = shared.dbs
         self._shared = shared
-        self._count_deltas: dict[bytes, int] = {}
+        self._count_deltas: dict[tuple[int, int], int] = {}
         self._failure_deltas: dict[bytes, int] = {}
         self._next_seq: int | None = None
+        self._claim_prefixes: dict[str, bytes] = {}
+        #: Times already converted: a batch shares its ``now`` (datetimes cache their hash).
+        self._micros: dict[datetime, int] = {}
         #: Queue ids read or created in this transaction, cached once it commits.
         self.new_queues: dict[str, int] = {}
 
@@ -122,42 +140,76 @@ class JobWriter:
 
     def delete(self, key: bytes, job: StoredJob) -> None:
         """Delete a record and every index entry of it."""
-        self.unindex(key, job)
-        self.txn.delete(key, db=self.dbs.jobs)
+        placed = self.placement(key, job)
+        dbs = self.dbs
+        for db, entry in zip(_INDEXES, placed[1:], strict=True):
+            if entry is not None:
+                self.txn.delete(entry, db=getattr(dbs, db))
+        self._count(placed.counter, -1)
+        self.txn.delete(key, db=dbs.jobs)
 
     # -- indexes -------------------------------------------------------------------
-    def index(self, key: bytes, job: StoredJob) -> None:
-        """Add the index entries of ``job`` in its current state."""
-        for db, entry, value in self._entries(key, job):
-            self.txn.put(entry, value, db=db)
-        self._count(job, 1)
-
-    def unindex(self, key: bytes, job: StoredJob) -> None:
-        """Remove the index entries of ``job`` as :meth:`index` added them."""
-        for db, entry, _ in self._entries(key, job):
-            self.txn.delete(entry, db=db)
-        self._count(job, -1)
-
-    def _entries(self, key: bytes, job: StoredJob) -> list[tuple[lmdb._Database, bytes, bytes]]:
+    def placement(self, key: bytes, job: StoredJob) -> Placement:
+        """The index entries ``job`` has in its current state."""
         seq = U64.unpack(key)[0]
-        queue = self.queue_id(job.queue)
+        queue = self._shared.queue_ids.get(job.queue) or self.queue_id(job.queue)
         state = STATE_CODES[job.state]
-        worker = job.worker.encode()
-        dbs = self.dbs
-        entries = [
-            (dbs.by_state, BY_STATE.pack(state, queue, micros(job.inserted_at), seq), worker),
-            (dbs.by_time, BY_STATE.pack(state, queue, micros(timeline(job)), seq), worker),
-        ]
-        if job.state is _PENDING:
-            ready = READY.pack(queue, signed(job.priority), micros(job.scheduled_at), seq)
-            entries.append((dbs.ready, ready, b""))
-        elif job.state is _RUNNING and job.claimed_by is not None:
-            claim = claim_prefix(job.claimed_by) + key
-            entries.append((dbs.claims, claim, job.claimed_by.encode()))
-        return entries
+        by_state = BY_STATE.pack(state, queue, self.micros(job.inserted_at), seq)
+        ready = claim = by_time = None
+        if job.state is _RUNNING:
+            # Running jobs are few (at most the total concurrency): no time index needed.
+            if job.claimed_by is not None:
+                claim = self._claim_prefix(job.claimed_by) + key
+        else:
+            by_time = BY_STATE.pack(state, queue, self.micros(timeline(job)), seq)
+            if job.state is _PENDING:
+                scheduled = self.micros(job.scheduled_at)
+                ready = READY.pack(queue, signed(job.priority), scheduled, seq)
+        return Placement((queue, state), by_state, by_time, ready, claim)
 
-    def _count(self, job: StoredJob, delta: int) -> None:
-        counter = COUNT.pack(self.queue_id(job.queue), STATE_CODES[job.state])
+    def micros(self, moment: datetime) -> int:
+        """:func:`~burro.storage._lmdb_keys.micros`, remembered for this transaction."""
+        found = self._micros.get(moment)
+        if found is None:
+            found = self._micros[moment] = micros(moment)
+        return found
+
+    def _claim_prefix(self, runtime_id: str) -> bytes:
+        prefix = self._claim_prefixes.get(runtime_id)
+        if prefix is None:
+            prefix = self._claim_prefixes[runtime_id] = claim_prefix(runtime_id)
+        return prefix
+
+    def place(self, key: bytes, job: StoredJob, before: Placement | None) -> None:
+        """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's."""
+        after = self.placement(key, job)
+        old = _NOWHERE if before is None else before
+        dbs = self.dbs
+        worker = job.worker.encode()
+        self._swap(dbs.by_state, old.by_state, after.by_state, worker)
+        self._swap(dbs.by_time, old.by_time, after.by_time, worker)
+        self._swap(dbs.ready, old.ready, after.ready, b"")
+        claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
+        self._swap(dbs.claims, old.claim, after.claim, claimed_by)
+        if old.counter != after.counter:
+            self._count(after.counter, 1)
+            if before is not None:
+                self._count(before.counter, -1)
+
+    def _swap(self, db: lmdb._Database, old: bytes | None, new: bytes | None, value: bytes) -> None:
+        if old == new:
+            return
+        if old is not None:
+            self.txn.delete(old, db=db)
+        if new is not None:
+            self.txn.put(new, value, db=db)
+
+    def update(self, key: bytes, job: StoredJob, before: Placement) -> None:
+        """Re-index and store a job changed since ``before`` was taken."""
+        self.place(key, job, before)
+        self.store(key, job)
+
+    def _count(self, counter: tuple[int, int], delta: int) -> None:
         self._count_deltas[counter] = self._count_deltas.get(counter, 0) + delta
 
     def count_failure(self, job: StoredJob, now: datetime) -> None:
@@ -168,7 +220,8 @@ class JobWriter:
     # -- commit --------------------------------------------------------------------
     def flush(self) -> None:
         """Write the counters this transaction changed."""
-        self._apply(self.dbs.counts, self._count_deltas)
+        counts = {COUNT.pack(*counter): delta for counter, delta in self._count_deltas.items()}
+        self._apply(self.dbs.counts, counts)
         self._apply(self.dbs.failed, self._failure_deltas)
         if self._next_seq is not None:
             self.txn.put(_NEXT_SEQ, U64.pack(self._next_seq), db=self.dbs.meta)

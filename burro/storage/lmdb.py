@@ -15,6 +15,7 @@ opened before ``fork()`` (the child gets :class:`StorageError`): start workers w
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -53,6 +54,8 @@ from burro.storage.base import (
 __all__ = ["LmdbStorage"]
 
 _T = TypeVar("_T")
+#: Free space below which a failed write is blamed on a full disk.
+_DISK_FULL_BYTES = 1 << 20
 _WAITING = tuple(sorted(STATE_CODES[state] for state in WAITING_STATES))
 
 
@@ -126,9 +129,14 @@ class LmdbStorage:
             raise self._failure(error) from error
 
     def _failure(self, error: Exception) -> StorageError:
+        path = self._shared.path
         if isinstance(error, CorruptRecord):
-            return StorageError(f"{self._shared.path}: corrupt record: {error}")
-        return StorageError(f"{self._shared.path}: {type(error).__name__}: {error}")
+            return StorageError(f"{path}: corrupt record: {error}")
+        message = f"{path}: {type(error).__name__}: {error}"
+        # LMDB reports a short write as EIO: say so when the real cause is a full disk.
+        if isinstance(error, lmdb.Error) and _disk_nearly_full(path):
+            message += " (no space left on device)"
+        return StorageError(message)
 
     # -- inserting -----------------------------------------------------------------
     def insert(self, job: NewJob, now: datetime) -> Inserted:
@@ -237,8 +245,8 @@ class LmdbStorage:
         Ties (and jobs not yet attempted or completed, which sort last ascending) are
         ordered by insertion; ``descending`` reverses the whole order. Sorting by
         insertion, or by the time that orders the chosen states (``scheduled_at`` for
-        waiting and pending jobs, ``attempted_at`` for running ones, ``completed_at`` for
-        finished ones), reads an index; other orders read each matching record once.
+        waiting and pending jobs, ``completed_at`` for finished ones), reads an index;
+        other orders read each matching record once.
         """
         start = max(offset, 0)
         page = slice(start, start + max(limit, 0))
@@ -386,3 +394,11 @@ class LmdbStorage:
             for runtime_id in registered:
                 self._shared.runtime_locks.release(runtime_id, remove=False)
         release_shared(self._shared)
+
+
+def _disk_nearly_full(path: Path) -> bool:
+    try:
+        usage = os.statvfs(path)
+    except OSError:
+        return False
+    return usage.f_bavail * usage.f_frsize < _DISK_FULL_BYTES
