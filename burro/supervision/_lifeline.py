@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pykka
 
-__all__ = ["Exit", "Lifeline", "attach_lifeline", "lifeline_of"]
+__all__ = ["Exit", "Lifeline", "LifelineRef", "lifeline_of"]
 
 logger = logging.getLogger("burro.supervision")
 
@@ -82,6 +81,7 @@ class Lifeline:
         with self._lock:
             self._exit = self._exit or _UNRECORDED_EXIT
             watchers, self._watchers = self._watchers or [], None
+        self.subtree = None  # it points back at the actor, which is done
         self._started.set()
         for watcher in watchers:
             self._notify(watcher, self._exit)
@@ -120,17 +120,21 @@ class Lifeline:
             logger.exception("exit watcher %r failed", watcher)
 
 
-# Keyed by the ref object the actor created for itself (refs compare by identity), so a
-# supervisor holding a child's ref can always reach its lifeline, even after the actor
-# object is gone.
-_lifelines: weakref.WeakKeyDictionary[pykka.ActorRef[Any], Lifeline] = weakref.WeakKeyDictionary()
+A = TypeVar("A", bound=pykka.Actor)
 
 
-def attach_lifeline(ref: pykka.ActorRef[Any], lifeline: Lifeline) -> None:
-    """Make ``lifeline`` reachable from ``ref``."""
-    _lifelines[ref] = lifeline
+class LifelineRef(pykka.ActorRef[A]):
+    """The ref of a supervised actor: an ``ActorRef`` that also carries its lifeline.
+
+    Carried by the ref itself rather than kept in a global map, so that whoever holds
+    a child's ref can always reach its lifeline, and both are freed with the ref.
+    """
+
+    def __init__(self, actor: A, lifeline: Lifeline) -> None:
+        super().__init__(actor)
+        self.lifeline = lifeline
 
 
 def lifeline_of(ref: pykka.ActorRef[Any]) -> Lifeline | None:
     """The lifeline of a supervised actor's ref, or None for any other actor."""
-    return _lifelines.get(ref)
+    return ref.lifeline if isinstance(ref, LifelineRef) else None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import pykka
 
-from burro.supervision._lifeline import NORMAL_EXIT, Exit, Lifeline, attach_lifeline, lifeline_of
+from burro.supervision._lifeline import NORMAL_EXIT, Exit, Lifeline, LifelineRef, lifeline_of
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -47,7 +47,8 @@ class SupervisedActor(pykka.ThreadingActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lifeline = Lifeline()
-        attach_lifeline(self.actor_ref, self._lifeline)
+        # Replaces the plain ref Pykka just made, before anything (the registry) saw it.
+        self._actor_ref = LifelineRef(self, self._lifeline)
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Self]:
@@ -83,7 +84,7 @@ class SupervisedActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        failure = exception_value or (exception_type() if exception_type else RuntimeError())
+        failure = exception_value if exception_value is not None else RuntimeError("unknown")
         self._lifeline.record(Exit.failure(failure))
         super()._handle_failure(exception_type, exception_value, traceback)
 

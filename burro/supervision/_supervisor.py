@@ -38,9 +38,9 @@ class Supervisor(SupervisedActor):
     When a child exits, its restart type decides whether it is restarted and the
     strategy decides which siblings restart with it. More than ``max_restarts``
     restarts within ``max_seconds`` make the supervisor stop its children and fail,
-    which its own supervisor sees as an abnormal exit of a child. ``on_failure``
-    receives the reason of any abnormal exit of this supervisor (its thread calls it
-    as it exits): the root of a tree reports its failure that way.
+    which its own supervisor sees as an abnormal exit of a child. Once started, any
+    abnormal exit of this supervisor is passed (as its reason) to ``on_failure``, which
+    its thread calls as it exits: the root of a tree reports its failure that way.
 
     The supervisor never asks a child anything: exits arrive as messages from the
     children's own threads, and stops are bounded waits on their lifelines.
@@ -68,9 +68,8 @@ class Supervisor(SupervisedActor):
         self._intensity = RestartIntensity(max_restarts, max_seconds)
         self._children = ChildTable(children)
         self._on_restart = on_restart
+        self._on_failure = on_failure
         self._lifeline.subtree = self.tree
-        if on_failure is not None:
-            self._lifeline.watch(partial(_report_failure, name, on_failure))
 
     def __str__(self) -> str:
         return f"Supervisor {self._name!r} ({self.actor_urn})"
@@ -79,12 +78,16 @@ class Supervisor(SupervisedActor):
 
     def on_start(self) -> None:
         """Start every child, in order; on a failure, stop those started and raise."""
-        try:
-            for record in self._children.in_start_order():
+        for record in self._children.in_start_order():
+            try:
                 self._start(record)
-        except Exception:
-            self._stop_children()
-            raise
+            except Exception as error:
+                error.add_note(f"while supervisor {self._name!r} started child {record.id!r}")
+                self._stop_children()
+                raise
+        # Armed only now: a failed start is reported by start() raising, not twice.
+        if self._on_failure is not None:
+            self._lifeline.watch(partial(_report_failure, self._name, self._on_failure))
 
     def on_stop(self) -> None:
         """Stop every child, in reverse start order."""
@@ -178,11 +181,7 @@ class Supervisor(SupervisedActor):
     # -- starting and stopping children ----------------------------------------------
 
     def _start(self, record: ChildRecord) -> None:
-        try:
-            ref = record.spec.start()
-        except Exception as error:
-            error.add_note(f"while supervisor {self._name!r} started child {record.id!r}")
-            raise
+        ref = record.spec.start()
         lifeline = self._lifeline_of_child(record, ref)
         self._children.set_running(record, ref, lifeline, _kind_of(ref))
         lifeline.watch(partial(_tell_exit, self.actor_ref, record.id, ref.actor_urn))

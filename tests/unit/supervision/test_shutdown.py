@@ -15,6 +15,7 @@ from tests.unit.supervision.support import (
     Block,
     Journal,
     Script,
+    Signal,
     child_of,
     recorder_spec,
     settle,
@@ -43,17 +44,19 @@ def test_children_start_in_order_and_stop_in_reverse_order() -> None:
 
 
 def test_a_child_failing_in_on_start_fails_the_supervisor_start() -> None:
-    journal, script = Journal(), Script()
+    journal, script, on_failure = Journal(), Script(), Signal()
     script.fail_next_starts("b")
     with pytest.raises(RuntimeError, match="b failed in on_start") as failure:
         start_supervisor(
             recorder_spec("a", journal, script),
             recorder_spec("b", journal, script),
             recorder_spec("c", journal, script),
+            on_failure=on_failure,
         )
     assert journal.entries() == ["start:a", "fail:b", "stop:a"]
     assert "while supervisor 'sup' started child 'b'" in (failure.value.__notes__ or [])
     assert pykka.ActorRegistry.get_all() == []
+    assert not on_failure.called.is_set()  # the caller was told by the exception
 
 
 def test_a_start_function_that_raises_fails_the_supervisor_start() -> None:

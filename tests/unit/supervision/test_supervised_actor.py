@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pykka
 import pytest
 
-from burro.supervision import SupervisedActor, inject_failure
+from burro.supervision import SupervisedActor, Supervisor, inject_failure
 from burro.supervision._lifeline import Exit, lifeline_of
 from tests.unit.supervision.support import (
     STOP_YOURSELF,
@@ -169,3 +172,22 @@ def test_supervised_actors_run_on_daemon_threads() -> None:
     names = {t.name: t.daemon for t in threading.enumerate()}
     assert any(name.startswith("Recorder-") and daemon for name, daemon in names.items())
     ref.stop()
+
+
+def test_nothing_outlives_an_actor_once_its_ref_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Captured log records would keep the crash's traceback, and its frames, alive.
+    monkeypatch.setattr(logging.getLogger("pykka"), "propagate", False)
+    lifelines = []
+    for _ in range(3):
+        crashed = Recorder.start("x", Journal())
+        inject_failure(crashed, ValueError("bad row"))
+        stopped = Supervisor.start(name="sup", children=[])
+        stopped.stop()
+        for ref in (crashed, stopped):
+            wait_exited(ref)
+            lifelines.append(weakref.ref(lifeline_of(ref)))  # type: ignore[arg-type]
+    del crashed, stopped, ref
+    gc.collect()
+    assert [lifeline() for lifeline in lifelines] == [None] * 6
