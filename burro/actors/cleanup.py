@@ -39,9 +39,10 @@ def sweep_finished(
     now: datetime,
     retention_days_completed: float,
     retention_days_failed: float,
-    batch: int = CLEANUP_BATCH,
+    batch: int | None = None,
 ) -> int:
     """Delete completed jobs older than one retention and failed ones older than the other."""
+    batch = batch or CLEANUP_BATCH
     removed = 0
     for states, days in ((_COMPLETED, retention_days_completed), (_FAILED, retention_days_failed)):
         before = now - timedelta(days=days)
