@@ -109,9 +109,9 @@ def test_random_crashes_while_messages_flow() -> None:
     )
     stop, reads = threading.Event(), [0]
     producers = [Producer(supervisor, stop, SEED + i) for i in range(2)]
-    helpers = [threading.Thread(target=p.run) for p in producers]
-    helpers.append(threading.Thread(target=_read_trees, args=(supervisor, stop, reads)))
-    for thread in helpers:
+    traffic = [threading.Thread(target=p.run) for p in producers]
+    traffic.append(threading.Thread(target=_read_trees, args=(supervisor, stop, reads)))
+    for thread in traffic:
         thread.start()
 
     rng = random.Random(SEED)
@@ -121,7 +121,7 @@ def test_random_crashes_while_messages_flow() -> None:
         assert restarted.get(timeout=WAIT).child_id == child_id
 
     stop.set()
-    for thread in helpers:
+    for thread in traffic:
         thread.join(WAIT)
     tree = supervisor.proxy().tree().get(timeout=WAIT)
     supervisor.stop(timeout=WAIT)
