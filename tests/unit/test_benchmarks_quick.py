@@ -1,0 +1,78 @@
+"""The benchmark harness's own logic, and one tiny run of each system (no timing checks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import end_to_end
+from benchmarks.__main__ import main, scenario_names
+from benchmarks._measure import Stats, percentile
+from benchmarks._registry import SCENARIOS, select
+from benchmarks._table import Row, Target, markdown
+from benchmarks.cleanup_pause import longest_gap
+
+
+def test_stats_summarise_the_repeats() -> None:
+    stats = Stats.of([3.0, 1.0, 2.0])
+    assert (stats.min, stats.median, stats.max) == (1.0, 2.0, 3.0)
+
+
+def test_stats_need_a_value() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        Stats.of([])
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [(50, 50.0), (99, 99.0), (100, 100.0), (0, 1.0), (1, 1.0)],
+)
+def test_percentile_is_nearest_rank(q: float, expected: float) -> None:
+    assert percentile([float(v) for v in range(100, 0, -1)], q) == expected
+
+
+def test_longest_gap_counts_the_window_edges() -> None:
+    assert longest_gap([1.0, 1.5, 4.0], 0.0, 5.0) == 2.5
+    assert longest_gap([], 2.0, 3.0) == 1.0
+    assert longest_gap([0.5, 10.0], 1.0, 2.0) == 1.0
+
+
+def test_ratio_says_how_much_better_burro_is() -> None:
+    faster = Row("s", "c", "m", "/s", Stats.of([20.0]), Stats.of([10.0]))
+    quicker = Row("s", "c", "m", "ms", Stats.of([1.0]), Stats.of([4.0]), higher_is_better=False)
+    alone = Row("s", "c", "m", "ms", Stats.of([1.0]))
+    assert faster.ratio == 2.0
+    assert quicker.ratio == 4.0
+    assert alone.ratio is None
+
+
+def test_targets_check_the_median_or_the_worst_repeat() -> None:
+    row = Row("s", "c", "m", "ms", Stats.of([50.0, 60.0, 150.0]), Stats.of([10.0]))
+    assert Target("at_most", 100, "median").met(row) is True
+    assert Target("at_most", 100, "worst", worst=True).met(row) is False
+    assert Target("at_least", 5, "x Huey").met(row) is True
+    assert Target("at_least", 1, "unknown").met(Row("s", "c", "m", "", None)) is None
+
+
+def test_markdown_has_one_line_per_row() -> None:
+    rows = [Row("1 e2e", "process", "jobs/s", "/s", Stats.of([1.0]), None, note="n")]
+    lines = markdown(rows).splitlines()
+    assert len(lines) == 3
+    assert "n/a" in lines[2]
+
+
+def test_every_scenario_is_selectable_by_name() -> None:
+    names = [scenario.name for scenario in SCENARIOS]
+    assert len(set(names)) == 8
+    assert select(scenario_names([",".join(names[:2])])) == list(SCENARIOS[:2])
+    with pytest.raises(ValueError, match="unknown scenario"):
+        select(["nope"])
+
+
+def test_list_exits_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list"]) == 0
+    assert "end_to_end" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("measure", [end_to_end.burro_rate, end_to_end.huey_rate])
+def test_both_systems_run_the_same_workload(measure: end_to_end.RateFunction) -> None:
+    assert measure("process", 2, 20, 30.0) > 0
