@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -42,6 +43,11 @@ def scenario_names(only: list[str] | None) -> list[str] | None:
     return [name.strip() for value in only for name in value.split(",") if name.strip()]
 
 
+def load_average() -> str:
+    """The machine's 1-minute load average: other work skews every figure."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def run_all(scenarios: list[Scenario], settings: Settings) -> tuple[list[Row], list[str]]:
     """Run each scenario; a failing one is reported and the others still run."""
     rows: list[Row] = []
@@ -71,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     settings = (QUICK if options.quick else FULL).with_repeats(options.repeats)
+    load_before = load_average()
     rows, failed = run_all(scenarios, settings)
     mode = "quick" if settings.quick else "full"
     title = f"burro vs Huey ({mode}, {settings.repeats} repeat(s))"
-    render(rows, Console(width=200), title)
+    caption = f"load average (1 min) before: {load_before}, after: {load_average()}"
+    render(rows, Console(width=200), title, caption)
     if options.markdown is not None:
         options.markdown.write_text(markdown(rows), encoding="utf-8")
     if failed:

@@ -56,7 +56,7 @@ class Settings:
 FULL = Settings(
     quick=False,
     repeats=3,
-    e2e_jobs_process=5_000,
+    e2e_jobs_process=10_000,
     e2e_jobs_fsync=500,
     concurrencies=(1, 4, 16),
     bulk_jobs_process=20_000,

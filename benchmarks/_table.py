@@ -116,9 +116,9 @@ def cells(row: Row, *, plain: bool = False) -> tuple[str, ...]:
     )
 
 
-def render(rows: Sequence[Row], console: Console, title: str) -> None:
+def render(rows: Sequence[Row], console: Console, title: str, caption: str = "") -> None:
     """Print the results as a rich table."""
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, caption=caption or None)
     for header in (*_HEADERS, *_TAIL):
         table.add_column(header, overflow="fold")
     previous = ""
