@@ -65,13 +65,11 @@ class QueueHub:
     # -- the QueueActor assigns, the WorkerActor frees ---------------------------------
     def idle_slots(self) -> list[int]:
         """Slots that may take a job now, lowest index first."""
-        if self.paused or self.stopping:
-            return []
         with self._lock:
             return [
                 index
                 for index, ref in sorted(self._workers.items())
-                if index < self.concurrency and self._slots.get(index) is None and ref.is_alive()
+                if self.may_claim(index) and self._slots.get(index) is None and ref.is_alive()
             ]
 
     def assign(self, index: int, job_id: str) -> pykka.ActorRef[Any] | None:
@@ -82,6 +80,18 @@ class QueueHub:
                 return None
             self._slots[index] = job_id
             return ref
+
+    def may_claim(self, index: int) -> bool:
+        """Whether slot ``index`` may take another job now."""
+        return not (self.paused or self.stopping) and index < self.concurrency
+
+    def replace(self, index: int, finished: str, claimed: str) -> bool:
+        """Hand slot ``index`` from ``finished`` straight to ``claimed`` (no idle moment)."""
+        with self._lock:
+            if self._slots.get(index) != finished:
+                return False
+            self._slots[index] = claimed
+        return True
 
     def free(self, index: int, job_id: str) -> bool:
         """Free slot ``index`` if it still holds ``job_id``; wakes waiters (drain, stop)."""

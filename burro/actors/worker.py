@@ -55,19 +55,40 @@ class WorkerActor(BurroActor):
             return None
         return super().handle(message)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job | None) -> None:
+        # Run jobs back to back while the inbox is empty: after each one this slot claims
+        # the queue's next job itself, with no round trip through the QueueActor.
+        while job is not None:
+            self._run_one(job)
+            job = self._next_job(job)
+
+    def _run_one(self, job: Job) -> None:
         started = time.monotonic()
         report = self._ctx.reporter
         report.started(job)
         outcome = self._execute(job)
         self.crash_point()  # a fault here loses the outcome: the job is rescued, runs again
         settled = self._settle(job, outcome)
-        self._hub.free(self._index, job.id)
-        self._hub.wake()
         if settled is not None:
             report.settled(settled, outcome, time.monotonic() - started)
             if settled.state is TaskState.RETRYABLE:
                 self._ctx.wake_scheduler()
+
+    def _next_job(self, finished: Job) -> Job | None:
+        """Claim the next job into this still-held slot, or free the slot."""
+        hub, ctx = self._hub, self._ctx
+        if hub.may_claim(self._index):
+            claimed = ctx.storage.claim(hub.name, 1, ctx.runtime_id, ctx.clock.now())
+            if claimed and hub.replace(self._index, finished.id, claimed[0].id):
+                if self.actor_inbox.empty():
+                    return claimed[0]
+                self.actor_ref.tell(Run(claimed[0]))  # let crash/stop messages in first
+                return None
+            if claimed:
+                ctx.storage.release(ctx.runtime_id, [claimed[0].id], ctx.clock.now(), rescue=False)
+        hub.free(self._index, finished.id)
+        hub.wake()  # work enqueued while this slot looked busy is picked up now
+        return None
 
     def _execute(self, job: Job) -> Outcome:
         try:
