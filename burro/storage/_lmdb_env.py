@@ -9,8 +9,10 @@ directory (several runtimes in one process, as in tests) uses the same
 Two things need care beyond LMDB's own locking:
 
 * Growing the map (``set_mapsize``) invalidates every open transaction of this process.
-  Readers pass a :class:`_ResizeGate`; a resize holds the writer lock and waits for the
-  gate to empty, so no transaction is ever open while the map changes.
+  Readers pass a :class:`_ReaderGate`; a resize holds the writer lock and waits for the
+  gate to empty, so no transaction is ever open while the map changes. Aborting a write
+  transaction passes the same gate: py-lmdb makes it wait for a moment with no read in
+  flight, which busy reader threads would otherwise never grant.
 * An environment must never be used across ``fork()``: the child inherits the mapping but
   not LMDB's locks. A fork marks every inherited environment as unusable in the child.
 """
@@ -61,45 +63,46 @@ class Databases(NamedTuple):
     runtimes: lmdb._Database
 
 
-class _ResizeGate:
-    """Many readers at once, or one resize with no reader inside.
+class _ReaderGate:
+    """Many readers at once, or one exclusive action (a resize, an abort) with none inside.
 
     Readers pay two list operations (atomic under the GIL) and a flag check; only while
-    a resize is waiting or running do they touch the condition. Resizes are rare.
+    an exclusive action is waiting or running do they touch the condition. Exclusive
+    actions are rare, and their callers hold the writer lock, so one runs at a time.
     """
 
     def __init__(self) -> None:
         self._inside: list[None] = []
-        self._resizing = False
+        self._exclusive = False
         self._condition = threading.Condition(threading.Lock())
 
     def enter(self) -> None:
         while True:
             self._inside.append(None)
-            if not self._resizing:
+            if not self._exclusive:
                 return
-            # A resize is waiting for readers to drain: step out and wait for it.
+            # An exclusive action waits for readers to drain: step out and wait for it.
             self.leave()
             with self._condition:
-                while self._resizing:
+                while self._exclusive:
                     self._condition.wait()
 
     def leave(self) -> None:
         self._inside.pop()
-        if self._resizing:
+        if self._exclusive:
             with self._condition:
                 self._condition.notify_all()
 
     def exclusive(self, action: Callable[[], None]) -> None:
         """Run ``action`` once every reader has left, holding new ones back."""
         with self._condition:
-            self._resizing = True
+            self._exclusive = True
             try:
                 while self._inside:
                     self._condition.wait()
                 action()
             finally:
-                self._resizing = False
+                self._exclusive = False
                 self._condition.notify_all()
 
 
@@ -115,7 +118,7 @@ class SharedEnvironment:
         self.refs = 0
         self.forked = False
         self._writer = threading.Lock()
-        self._gate = _ResizeGate()
+        self._gate = _ReaderGate()
         #: Queue name <-> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
         self.queue_names: dict[int, str] = {}
@@ -146,7 +149,9 @@ class SharedEnvironment:
         try:
             result = body(txn)
         except BaseException:
-            txn.abort()
+            # py-lmdb's abort of a write transaction waits until no read operation is in
+            # flight, which readers in other threads can postpone for ever: hold them back.
+            self._gate.exclusive(txn.abort)
             raise
         txn.commit()
         return result

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
 
+from burro.errors import InvalidTaskError
 from burro.states import FINISHED_STATES, WAITING_STATES, TaskState
 from burro.storage._codec import pack_value
 from burro.storage._lmdb_keys import (
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 _DEAD = (TaskState.DISCARDED, TaskState.CANCELLED)
+#: Priorities are stored as signed 64-bit integers in the ready index.
+_PRIORITY_MIN, _PRIORITY_MAX = -(1 << 63), (1 << 63) - 1
 _WAITING = tuple(sorted(STATE_CODES[state] for state in WAITING_STATES))
 
 
@@ -48,8 +51,8 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
         existing = _live_duplicate(writer, unique, job, now)
         if existing is not None:
             return Inserted(existing, created=False)
-    if not -(1 << 63) <= job.priority < 1 << 63:
-        pack_value(job.priority, "priority")  # raises the same refusal as any bad value
+    if not _PRIORITY_MIN <= job.priority <= _PRIORITY_MAX:
+        raise InvalidTaskError(f"priority {job.priority} is outside the 64-bit range")
     record = StoredJob.create(job, now)
     key = U64.pack(writer.next_seq())
     writer.store(key, record, append=True)

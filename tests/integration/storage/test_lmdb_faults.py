@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +57,44 @@ def test_a_full_map_grows_and_nothing_is_lost(store_dir: Path) -> None:
         assert reopened.get(batch[-1]).args == (2999, "x" * 300)  # type: ignore[union-attr]
     finally:
         reopened.close()
+
+
+def test_readers_in_other_threads_survive_the_map_growing(store_dir: Path) -> None:
+    """Growing the map replaces it under every open transaction: it waits for readers."""
+    store = LmdbStorage(store_dir, durability="process", map_size=256 << 10)
+    first = store.insert(job(0), NOW).id
+    initial = map_size(store)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    reads = [0]
+
+    def read_until_stopped() -> None:
+        try:
+            while not stop.is_set():
+                assert store.get(first) is not None
+                store.list_jobs(ALL, offset=0, limit=5)
+                store.counts()
+                reads[0] += 1
+        except BaseException as error:
+            failures.append(error)
+
+    readers = [threading.Thread(target=read_until_stopped) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for n in range(30):
+            store.insert_many([job(n, payload=500) for _ in range(100)], NOW)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    try:
+        assert failures == []
+        assert reads[0] > 0
+        assert map_size(store) >= 8 * initial
+        assert store.counts()["default"][TaskState.PENDING] == 3001
+    finally:
+        store.close()
 
 
 # -- directories -------------------------------------------------------------------------
@@ -222,7 +262,11 @@ def test_a_store_opened_before_fork_refuses_to_work_in_the_child(store_dir: Path
     store = LmdbStorage(store_dir)
     try:
         job_id = store.insert(job(1), NOW).id
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a process that runs threads; this child
+            # only checks that the inherited store refuses to work, then exits.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             try:
                 store.get(job_id)
