@@ -15,9 +15,11 @@ from burro.storage._lmdb_keys import (
     STATE_CODES,
     U32,
     U64,
+    UNIQUE_VALUE,
     bounded,
     claim_prefix,
     day_number,
+    job_id,
     micros,
     parse_job_id,
 )
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 _DEAD = (TaskState.DISCARDED, TaskState.CANCELLED)
+_US = timedelta(microseconds=1)
 #: Priorities are stored as signed 64-bit integers in the ready index.
 _PRIORITY_MIN, _PRIORITY_MAX = -(1 << 63), (1 << 63) - 1
 _WAITING = tuple(sorted(STATE_CODES[state] for state in WAITING_STATES))
@@ -58,7 +61,8 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     writer.store(key, record, append=True)
     writer.place(key, record, None)
     if unique is not None:
-        writer.txn.put(unique, key + U64.pack(micros(now)), db=writer.dbs.unique)
+        value = UNIQUE_VALUE.pack(U64.unpack(key)[0], writer.micros(now))
+        writer.txn.put(unique, value, db=writer.dbs.unique)
     return Inserted(writer.job_id(key), created=True)
 
 
@@ -71,14 +75,15 @@ def _live_duplicate(writer: JobWriter, unique: bytes, job: NewJob, now: datetime
     raw = writer.txn.get(unique, db=writer.dbs.unique)
     if raw is None:
         return None
-    key = raw[:8]
-    newest = writer.load(key)
+    key, inserted = UNIQUE_VALUE.unpack(raw)
+    window = job.unique_for_seconds
+    # The index keeps the newest job's insertion time: an expired window needs no record.
+    if window is not None and writer.micros(now) - inserted >= timedelta(seconds=window) // _US:
+        return None
+    newest = writer.load(U64.pack(key))
     if newest is None or newest.state in _DEAD:
         return None
-    window = job.unique_for_seconds
-    if window is not None and now - newest.inserted_at >= timedelta(seconds=window):
-        return None
-    return writer.job_id(key)
+    return job_id(key)
 
 
 # -- running ---------------------------------------------------------------------------
