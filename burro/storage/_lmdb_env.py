@@ -119,9 +119,8 @@ class SharedEnvironment:
         self.forked = False
         self._writer = threading.Lock()
         self._gate = _ReaderGate()
-        #: Queue name <-> id, filled from committed transactions only.
+        #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
-        self.queue_names: dict[int, str] = {}
         self.runtime_locks = RuntimeLocks(path / "runtimes")
 
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:

@@ -238,9 +238,7 @@ class JobWriter:
 
     def publish(self) -> None:
         """After commit: remember the queue ids this transaction saw."""
-        for name, queue in self.new_queues.items():
-            self._shared.queue_ids[name] = queue
-            self._shared.queue_names[queue] = name
+        self._shared.queue_ids.update(self.new_queues)
 
     @staticmethod
     def job_id(key: bytes) -> str:

@@ -2,15 +2,17 @@
 
 Each operation is one LMDB transaction: writes are serialised (by LMDB across processes,
 by a lock within one), reads run on consistent snapshots in parallel. Jobs live in the
-``jobs`` database under their 64-bit insertion sequence; every way the runtime reads them
-is an ordered index of fixed-width big-endian keys read by cursor (see ``_lmdb_writer``),
-so claiming, promoting and listing a page touch ``O(log n + k)`` keys and memory does not
-grow with the number of stored transitions. Counts per queue and state are counters kept in the
-same transactions, so :meth:`LmdbStorage.counts` reads ``O(queues)`` keys.
+``jobs`` database under their 64-bit insertion sequence (the id is that number in
+fixed-width hex); every way the runtime reads them is an ordered index of fixed-width
+big-endian keys read by cursor (layouts in ``_lmdb_writer``), so claiming, promoting and
+listing a page touch ``O(log n + k)`` keys and memory does not grow with the number of
+stored jobs. Counts per queue and state are counters kept in the same transactions, so
+:meth:`LmdbStorage.counts` reads ``O(queues)`` keys.
 
-Several processes may share one data directory; a process must not use a store it
-opened before ``fork()`` (the child gets :class:`StorageError`): start workers with the
-``spawn`` method, or open the store after forking.
+A process opens one LMDB environment per data directory, shared by every
+:class:`LmdbStorage` on it. Several processes may share one data directory; a process
+must not use a store it opened before ``fork()`` (the child gets :class:`StorageError`):
+start workers with the ``spawn`` method, or open the store after forking.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class LmdbStorage:
         now = utc(now)
         batch = list(jobs)
         if not batch:
+            self._usable()
             return []
         return self._write(
             lambda writer: [transitions.insert_job(writer, job, now) for job in batch]
@@ -167,6 +170,7 @@ class LmdbStorage:
         now = utc(now)
         batch = list(settlements)
         if not batch:
+            self._usable()
             return []
         return self._write(
             lambda writer: [transitions.settle_job(writer, item, now) for item in batch]
