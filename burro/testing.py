@@ -69,8 +69,8 @@ def drain(manager: BackgroundTaskManager, queue: str | None = None, timeout: flo
 
 
 def _idle(manager: BackgroundTaskManager, queue: str | None) -> bool:
-    # Read in the direction jobs move (recurring fire → due → pending → running), so a
-    # job that moves between two reads is seen by the later one.
+    # Read in the direction jobs move (recurring fire → due → pending → running → slot
+    # freed), so a job that moves between two reads is seen by the later one.
     storage = manager._storage
     now = manager.clock.now()
     if any(record.next_fire_at <= now for record in storage.list_recurring()):
@@ -80,6 +80,10 @@ def _idle(manager: BackgroundTaskManager, queue: str | None) -> bool:
         return False
     counts = storage.counts()
     queues = [queue] if queue is not None else list(counts)
+    hubs = manager._ctx.hubs
+    # A slot is freed just after its job's outcome is committed: wait for that too.
+    if any(hubs[name].running_jobs() for name in queues if name in hubs):
+        return False
     return not any(
         counts.get(name, {}).get(TaskState.PENDING, 0)
         or counts.get(name, {}).get(TaskState.RUNNING, 0)

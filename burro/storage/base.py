@@ -212,6 +212,17 @@ class Storage(Protocol):
         deleted meanwhile) it is ignored and ``None`` is returned in its place.
         """
 
+    def settle_and_claim(
+        self,
+        settlements: Sequence[Settlement],
+        claims: Mapping[str, int],
+        runtime_id: str,
+        now: datetime,
+    ) -> tuple[list[Job | None], dict[str, list[Job]]]:
+        """:meth:`settle`, then :meth:`claim` up to ``claims[queue]`` jobs per queue,
+        all in one transaction (the workers' group commit: a finished job's slot takes
+        its next job with no extra write)."""
+
     def release(
         self, runtime_id: str, job_ids: Iterable[str] | None, now: datetime, *, rescue: bool
     ) -> list[Job]:

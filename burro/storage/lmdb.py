@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -175,6 +175,28 @@ class LmdbStorage:
         return self._write(
             lambda writer: [transitions.settle_job(writer, item, now) for item in batch]
         )
+
+    def settle_and_claim(
+        self,
+        settlements: Sequence[Settlement],
+        claims: Mapping[str, int],
+        runtime_id: str,
+        now: datetime,
+    ) -> tuple[list[Job | None], dict[str, list[Job]]]:
+        """Settle, then claim per queue, in one transaction."""
+        now = utc(now)
+        batch = list(settlements)
+        wanted = {queue: limit for queue, limit in claims.items() if limit > 0}
+
+        def body(writer: JobWriter) -> tuple[list[Job | None], dict[str, list[Job]]]:
+            settled = [transitions.settle_job(writer, item, now) for item in batch]
+            claimed = {
+                queue: transitions.claim_jobs(writer, queue, limit, runtime_id, now)
+                for queue, limit in wanted.items()
+            }
+            return settled, claimed
+
+        return self._write(body)
 
     def release(
         self, runtime_id: str, job_ids: Iterable[str] | None, now: datetime, *, rescue: bool

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -158,11 +158,14 @@ class MemoryStorage:
         """Mark up to ``limit`` pending jobs of ``queue`` ``running`` for ``runtime_id``."""
         now = utc(now)
         with self._transaction():
-            ready = self._index.ready.get(queue)
-            if ready is None or limit <= 0:
-                return []
-            keys = list(itertools.islice(ready.ordered(), limit))
-            return [self._start(self._record_at(key[-1]), runtime_id, now) for key in keys]
+            return self._claim(queue, limit, runtime_id, now)
+
+    def _claim(self, queue: str, limit: int, runtime_id: str, now: datetime) -> list[Job]:
+        ready = self._index.ready.get(queue)
+        if ready is None or limit <= 0:
+            return []
+        keys = list(itertools.islice(ready.ordered(), limit))
+        return [self._start(self._record_at(key[-1]), runtime_id, now) for key in keys]
 
     def _start(self, record: JobRecord, runtime_id: str, now: datetime) -> Job:
         with self._changing(record):
@@ -174,6 +177,17 @@ class MemoryStorage:
 
     def settle(self, settlements: Sequence[Settlement], now: datetime) -> list[Job | None]:
         """Record the outcome of running jobs, all in one transaction."""
+        settled, _ = self.settle_and_claim(settlements, {}, "", now)
+        return settled
+
+    def settle_and_claim(
+        self,
+        settlements: Sequence[Settlement],
+        claims: Mapping[str, int],
+        runtime_id: str,
+        now: datetime,
+    ) -> tuple[list[Job | None], dict[str, list[Job]]]:
+        """Settle, then claim per queue, in one transaction."""
         now = utc(now)
         # Results are encoded first so that a bad one leaves the whole batch unapplied.
         results = [
@@ -181,10 +195,16 @@ class MemoryStorage:
             for item in settlements
         ]
         with self._transaction():
-            return [
+            settled = [
                 self._settle_one(item, packed, now)
                 for item, packed in zip(settlements, results, strict=True)
             ]
+            claimed = {
+                queue: self._claim(queue, limit, runtime_id, now)
+                for queue, limit in claims.items()
+                if limit > 0
+            }
+            return settled, claimed
 
     def _settle_one(self, item: Settlement, packed: bytes | None, now: datetime) -> Job | None:
         record = self._jobs.get(item.job_id)

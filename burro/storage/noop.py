@@ -7,7 +7,7 @@ ids, nothing is kept, so nothing is ever claimed, listed or counted.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from burro.states import TaskState
@@ -46,6 +46,16 @@ class NoopStorage:
     def settle(self, settlements: Sequence[Settlement], now: datetime) -> list[Job | None]:
         """No job is running, so every settlement is ignored."""
         return [None] * len(settlements)
+
+    def settle_and_claim(
+        self,
+        settlements: Sequence[Settlement],
+        claims: Mapping[str, int],
+        runtime_id: str,
+        now: datetime,
+    ) -> tuple[list[Job | None], dict[str, list[Job]]]:
+        """Nothing is running and nothing is ready."""
+        return [None] * len(settlements), {}
 
     def release(
         self, runtime_id: str, job_ids: Iterable[str] | None, now: datetime, *, rescue: bool

@@ -444,6 +444,40 @@ class TestSettle:
         assert state_of(storage, second) is TaskState.RUNNING
 
 
+class TestSettleAndClaim:
+    """``settle_and_claim``: a finished job's slot takes its next job in the same write."""
+
+    def test_settles_then_claims_per_queue_in_claim_order(self, storage: Storage) -> None:
+        running = claim_only(storage, insert(storage))
+        low = insert(storage, priority=5)
+        high = insert(storage, priority=0)
+        other = insert(storage, queue="emails")
+        settled, claimed = storage.settle_and_claim(
+            [Complete(running.id, RUNTIME, 1, result="ok")],
+            {"default": 1, "emails": 3, "empty": 2},
+            RUNTIME,
+            at(1),
+        )
+        assert [job.state if job else None for job in settled] == [TaskState.COMPLETED]
+        assert [job.id for job in claimed["default"]] == [high]
+        assert [job.id for job in claimed["emails"]] == [other]
+        assert claimed.get("empty", []) == []
+        assert state_of(storage, low) is TaskState.PENDING
+        assert get(storage, high).claimed_by == RUNTIME
+        assert queue_counts(storage) == expected_counts(completed=1, running=1, pending=1)
+
+    def test_a_stale_settlement_is_ignored_and_the_claim_still_happens(
+        self, storage: Storage
+    ) -> None:
+        running = claim_only(storage, insert(storage))
+        waiting = insert(storage)
+        settled, claimed = storage.settle_and_claim(
+            [Complete(running.id, OTHER_RUNTIME, 1)], {"default": 1}, RUNTIME, at(1)
+        )
+        assert settled == [None]
+        assert [job.id for job in claimed["default"]] == [waiting]
+
+
 class TestCancel:
     @pytest.mark.parametrize("state", [TaskState.PENDING, TaskState.SCHEDULED, TaskState.RETRYABLE])
     def test_a_waiting_job_is_cancelled(self, storage: Storage, state: TaskState) -> None:
