@@ -13,6 +13,7 @@ from typing import Any
 
 from burro.states import TaskState
 from burro.storage._codec import CorruptRecord, pack, pack_value, unpack
+from burro.storage._job_view import frozen_job
 from burro.storage._lmdb_keys import STATE_CODES, STATES_BY_CODE
 from burro.storage.base import ErrorEntry, Job, NewJob, RecurringRecord, RuntimeInfo
 
@@ -148,33 +149,14 @@ class StoredJob:
         except (TypeError, ValueError, OverflowError):
             self.packed_result = _PACKED_NONE
 
+    @property
+    def error_entries(self) -> list[ErrorEntry]:
+        """The failed attempts, oldest first."""
+        return self.errors or []
+
     def to_job(self, job_id: str) -> Job:
         """A frozen copy of this record, with freshly decoded values."""
-        return Job(
-            id=job_id,
-            state=self.state,
-            queue=self.queue,
-            worker=self.worker,
-            function=self.function,
-            args=tuple(unpack(self.packed_args)),
-            priority=self.priority,
-            attempts=self.attempts,
-            max_attempts=self.max_attempts,
-            retry_delay_seconds=self.retry_delay_seconds,
-            timeout_seconds=self.timeout_seconds,
-            meta=unpack(self.packed_meta),
-            inserted_at=self.inserted_at,
-            scheduled_at=self.scheduled_at,
-            attempted_at=self.attempted_at,
-            completed_at=self.completed_at,
-            last_error=self.last_error,
-            errors=() if self.errors is None else tuple(self.errors),
-            result=None if self.packed_result == _PACKED_NONE else unpack(self.packed_result),
-            claimed_by=self.claimed_by,
-            cancel_requested=self.cancel_requested,
-            cancel_reason=self.cancel_reason,
-            unique_key=self.unique_key,
-        )
+        return frozen_job(self, job_id)
 
 
 def encode_recurring(record: RecurringRecord) -> bytes:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from burro.states import TaskState
-from burro.storage._codec import pack_value, unpack
+from burro.storage._codec import pack_value
+from burro.storage._job_view import frozen_job
 from burro.storage._memory_index import Entry
 from burro.storage.base import ErrorEntry, Job, NewJob
 
@@ -106,30 +107,11 @@ class JobRecord:
         self.errors = (*self.errors, ErrorEntry(attempt=self.attempts, at=now, error=error))
         self.last_error = error
 
+    @property
+    def error_entries(self) -> tuple[ErrorEntry, ...]:
+        """The failed attempts, oldest first."""
+        return self.errors
+
     def to_job(self) -> Job:
         """A frozen copy of this record, with freshly decoded values."""
-        return Job(
-            id=self.id,
-            state=self.state,
-            queue=self.queue,
-            worker=self.worker,
-            function=self.function,
-            args=tuple(unpack(self.packed_args)),
-            priority=self.priority,
-            attempts=self.attempts,
-            max_attempts=self.max_attempts,
-            retry_delay_seconds=self.retry_delay_seconds,
-            timeout_seconds=self.timeout_seconds,
-            meta=unpack(self.packed_meta),
-            inserted_at=self.inserted_at,
-            scheduled_at=self.scheduled_at,
-            attempted_at=self.attempted_at,
-            completed_at=self.completed_at,
-            last_error=self.last_error,
-            errors=self.errors,
-            result=unpack(self.packed_result),
-            claimed_by=self.claimed_by,
-            cancel_requested=self.cancel_requested,
-            cancel_reason=self.cancel_reason,
-            unique_key=self.unique_key,
-        )
+        return frozen_job(self, self.id)
