@@ -10,9 +10,10 @@ from burro.states import TaskState
 from burro.storage._codec import pack, unpack
 from burro.storage.base import ErrorEntry, Job
 
-__all__ = ["JobFields", "frozen_job"]
+__all__ = ["PACKED_NONE", "JobFields", "frozen_job"]
 
-_PACKED_NONE = pack(None)
+#: ``None``, encoded: the result of a job that returned nothing storable.
+PACKED_NONE = pack(None)
 
 
 class JobFields(Protocol):
@@ -66,7 +67,7 @@ def frozen_job(record: JobFields, job_id: str) -> Job:
         completed_at=record.completed_at,
         last_error=record.last_error,
         errors=tuple(record.error_entries),
-        result=None if record.packed_result == _PACKED_NONE else unpack(record.packed_result),
+        result=None if record.packed_result == PACKED_NONE else unpack(record.packed_result),
         claimed_by=record.claimed_by,
         cancel_requested=record.cancel_requested,
         cancel_reason=record.cancel_reason,

@@ -13,7 +13,7 @@ from typing import Any
 
 from burro.states import TaskState
 from burro.storage._codec import CorruptRecord, pack, pack_value, unpack
-from burro.storage._job_view import frozen_job
+from burro.storage._job_view import PACKED_NONE, frozen_job
 from burro.storage._lmdb_keys import STATE_CODES, STATES_BY_CODE
 from burro.storage.base import ErrorEntry, Job, NewJob, RecurringRecord, RuntimeInfo
 
@@ -28,7 +28,6 @@ __all__ = [
 
 #: Version tag, the first element of every job record.
 _JOB_FORMAT = 1
-_PACKED_NONE = pack(None)
 _FIELDS = 23
 
 
@@ -58,7 +57,7 @@ class StoredJob:
     completed_at: datetime | None = None
     last_error: str | None = None
     errors: list[ErrorEntry] | None = None
-    packed_result: bytes = _PACKED_NONE
+    packed_result: bytes = PACKED_NONE
     claimed_by: str | None = None
     cancel_requested: bool = False
     cancel_reason: str | None = None
@@ -147,7 +146,7 @@ class StoredJob:
         try:
             self.packed_result = pack(result)
         except (TypeError, ValueError, OverflowError):
-            self.packed_result = _PACKED_NONE
+            self.packed_result = PACKED_NONE
 
     @property
     def error_entries(self) -> list[ErrorEntry]:
