@@ -14,7 +14,7 @@ import pytest
 
 import burro
 from burro.states import TaskState
-from burro.storage import open_storage
+from burro.storage import JobFilter, open_storage
 from tests.integration.runtime.conftest import wait_until
 
 pytestmark = pytest.mark.slow
@@ -104,7 +104,7 @@ def test_kill_9_mid_run_then_restart_finishes_every_job(
     children.append(first)
     wait_until(lambda: sum(1 for k, _, _ in _log_lines(log) if k == "end") >= 10)
     first.kill()
-    interrupted = _started_not_ended(_log_lines(log))
+    interrupted = _running_in_store(data)  # claimed, outcome not committed at the kill
     second = Child(data, log, concurrency=2, job_seconds=0.0)
     children.append(second)
     wait_until(lambda: _completed(data) == total, timeout=30)
@@ -116,10 +116,15 @@ def test_kill_9_mid_run_then_restart_finishes_every_job(
     assert len(interrupted) <= 2  # at most the concurrency
 
 
-def _started_not_ended(lines: list[tuple[str, int, int]]) -> set[int]:
-    started = {n for kind, _, n in lines if kind == "start"}
-    ended = {n for kind, _, n in lines if kind == "end"}
-    return started - ended
+def _running_in_store(data_dir: Path) -> set[int]:
+    storage = open_storage("lmdb", data_dir)
+    try:
+        running, _ = storage.list_jobs(
+            JobFilter(states=frozenset({TaskState.RUNNING})), offset=0, limit=100
+        )
+    finally:
+        storage.close()
+    return {int(job.args[0]) for job in running}
 
 
 def test_live_process_rescues_claims_of_a_killed_one_at_once(
