@@ -1,105 +1,70 @@
-"""Group commit: the outcomes of workers finishing together share one transaction.
+"""The workers' group commit: outcomes of jobs finishing together share one write.
 
-Each finishing worker hands in its job's settlement (and, if its slot may go on, asks for
-the queue's next job). The first to arrive becomes the leader and commits everything
-handed in so far in one :meth:`Storage.settle_and_claim`; the others wait for it. When
-more arrived meanwhile, leadership passes to the first of them, so no worker commits
-for others for long. N workers finishing at once cost one write (and one fsync).
+Each finishing worker hands in its job's settlement and, if its slot may go on, asks for
+its queue's next job. A leader merges everything handed in into a single
+:meth:`Storage.settle_and_claim` (see :mod:`burro._group_commit`), so N workers
+finishing at once cost one transaction and one claim per queue.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from burro._group_commit import GroupCommitter, Ticket
 from burro.clock import Clock
 from burro.storage.base import Job, Settlement, Storage
 
-__all__ = ["GroupCommit"]
-
-logger = logging.getLogger("burro.worker")
+__all__ = ["SettlementBatcher"]
 
 
-@dataclass(eq=False, slots=True)
-class _Handoff:
-    """One worker's settlement, waiting for a leader to commit it."""
-
+class _Finished(NamedTuple):
     settlement: Settlement
-    queue: str | None
-    wake: threading.Event = field(default_factory=threading.Event)
-    committed: bool = False
-    settled: Job | None = None
-    claimed: Job | None = None
-    error: BaseException | None = None
+    next_from: str | None
 
 
-class GroupCommit:
-    """Commits the settlements of concurrent workers together (leader/follower)."""
+class SettlementBatcher:
+    """Commits the settlements of concurrent workers together."""
 
     def __init__(self, storage: Storage, runtime_id: str, clock: Clock) -> None:
         self._storage = storage
         self._runtime_id = runtime_id
         self._clock = clock
-        self._lock = threading.Lock()
-        self._waiting: list[_Handoff] = []
-        self._leading = False
+        self._group = GroupCommitter(self._commit)
 
     def finish(
         self, settlement: Settlement, next_from: str | None
     ) -> tuple[Job | None, Job | None]:
-        """Commit ``settlement``; claim one job of queue ``next_from`` in the same write.
+        """Commit ``settlement`` and claim one job of queue ``next_from`` in the same write.
 
         Returns the settled job (None if the settlement was stale) and the claimed job.
         """
-        handoff = _Handoff(settlement, next_from)
-        with self._lock:
-            self._waiting.append(handoff)
-            lead, self._leading = not self._leading, True
-        if lead:
-            self._lead()
-        while not handoff.committed:
-            handoff.wake.wait()
-            if not handoff.committed:  # leadership was passed on to this worker
-                handoff.wake.clear()
-                self._lead()
-        if handoff.error is not None:
-            raise handoff.error
-        return handoff.settled, handoff.claimed
+        result: tuple[Job | None, Job | None] = self._group.run(_Finished(settlement, next_from))
+        return result
 
-    def _lead(self) -> None:
-        with self._lock:
-            batch, self._waiting = self._waiting, []
-        self._commit(batch)
-        with self._lock:
-            if self._waiting:
-                self._waiting[0].wake.set()  # the next leader
-            else:
-                self._leading = False
-
-    def _commit(self, batch: list[_Handoff]) -> None:
+    def _commit(self, batch: list[Ticket]) -> None:
         try:
             self._apply(batch)
-        except Exception as error:
+        except Exception:
             if len(batch) == 1:
-                batch[0].error = error
-            else:
-                # One bad settlement must not fail its neighbours: commit each alone.
-                for handoff in batch:
-                    self._commit([handoff])
-                return
-        for handoff in batch:
-            handoff.committed = True
-            handoff.wake.set()
+                raise
+            # One bad settlement must not fail its neighbours: commit each alone.
+            for ticket in batch:
+                self._commit_alone(ticket)
 
-    def _apply(self, batch: list[_Handoff]) -> None:
-        wanted = Counter(h.queue for h in batch if h.queue is not None)
+    def _commit_alone(self, ticket: Ticket) -> None:
+        try:
+            self._apply([ticket])
+        except Exception as error:
+            ticket.fail(error)
+
+    def _apply(self, batch: list[Ticket]) -> None:
+        items: list[_Finished] = [ticket.item for ticket in batch]
+        wanted = Counter(item.next_from for item in items if item.next_from is not None)
         settled, claimed = self._storage.settle_and_claim(
-            [h.settlement for h in batch], wanted, self._runtime_id, self._clock.now()
+            [item.settlement for item in items], wanted, self._runtime_id, self._clock.now()
         )
         pools = {queue: list(reversed(jobs)) for queue, jobs in claimed.items()}
-        for handoff, job in zip(batch, settled, strict=True):
-            handoff.settled = job
-            pool = pools.get(handoff.queue or "")
-            handoff.claimed = pool.pop() if pool else None
+        for ticket, item, job in zip(batch, items, settled, strict=True):
+            pool = pools.get(item.next_from or "")
+            ticket.succeed((job, pool.pop() if pool else None))

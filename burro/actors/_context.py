@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from burro.actors._commit import GroupCommit
+from burro.actors._commit import SettlementBatcher
 from burro.actors._hub import QueueHub
 from burro.clock import Clock
 from burro.facade._worker import WorkerResolver
@@ -66,11 +66,11 @@ class RuntimeContext:
     #: holds the truth for cancels asked by other processes).
     cancel_requests: set[str] = field(default_factory=set)
     reporter: LifecycleReporter = field(init=False)
-    commit: GroupCommit = field(init=False)
+    commit: SettlementBatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.reporter = LifecycleReporter(self.events)
-        self.commit = GroupCommit(self.storage, self.runtime_id, self.clock)
+        self.commit = SettlementBatcher(self.storage, self.runtime_id, self.clock)
 
     def cancel_check(self, job_id: str) -> Callable[[], bool]:
         """A cheap predicate telling a running job whether its cancel was asked."""

@@ -28,6 +28,7 @@ from typing import NamedTuple, TypeVar
 
 import lmdb
 
+from burro._group_commit import GroupCommitter, Ticket
 from burro.errors import StorageError
 from burro.storage._lmdb_liveness import RuntimeLocks
 
@@ -106,6 +107,14 @@ class _ReaderGate:
                 self._condition.notify_all()
 
 
+#: Errors that roll the whole batch back to run it again (after growing the map).
+_RETRY_BATCH = (lmdb.MapFullError, lmdb.MapResizedError)
+
+
+class _Discard(Exception):
+    """A lone writer's body failed: roll its transaction back, report to it alone."""
+
+
 class SharedEnvironment:
     """An open LMDB environment and the in-process state every user of it shares."""
 
@@ -119,41 +128,81 @@ class SharedEnvironment:
         self.forked = False
         self._writer = threading.Lock()
         self._gate = _ReaderGate()
+        self._group = GroupCommitter(self._commit_batch)
+        self._sync_requested = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
         self.runtime_locks = RuntimeLocks(path / "runtimes")
 
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:
-        """Run ``body`` in one write transaction and commit it.
+        """Run ``body`` in a write transaction and commit it; return what it returned.
 
-        ``body`` may run more than once: when the map is full it is rolled back, the map
-        doubled and ``body`` run again, so it must act on the transaction only.
+        Concurrent writers share one transaction (group commit): each body runs in its
+        own nested transaction, so one that raises is rolled back alone. ``body`` may
+        run more than once: when the map is full the batch is rolled back, the map
+        doubled and every body run again, so it must act on the transaction only.
         """
+        if fsync and not self.synced:
+            self._sync_requested = True
+        result: _T = self._group.run(body)
+        return result
+
+    def _commit_batch(self, tickets: list[Ticket]) -> None:
         with self._writer:
             while True:
                 try:
-                    result = self._write_once(body)
+                    self._write_once(tickets)
                 except lmdb.MapFullError:
                     self._grow()
                     continue
                 except lmdb.MapResizedError:
                     self._gate.exclusive(lambda: self.env.set_mapsize(0))
                     continue
-                if fsync and not self.synced:
+                if self._sync_requested:
+                    self._sync_requested = False
                     self.env.sync(True)
-                return result
+                return
 
-    def _write_once(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+    def _write_once(self, tickets: list[Ticket]) -> None:
         txn = self.env.begin(write=True)
         try:
-            result = body(txn)
+            if len(tickets) == 1:
+                self._run_alone(txn, tickets[0])
+            else:
+                for ticket in tickets:
+                    self._run_nested(txn, ticket)
+        except _Discard:
+            self._gate.exclusive(txn.abort)
+            return
         except BaseException:
             # py-lmdb's abort of a write transaction waits until no read operation is in
             # flight, which readers in other threads can postpone for ever: hold them back.
             self._gate.exclusive(txn.abort)
             raise
         txn.commit()
-        return result
+
+    def _run_alone(self, txn: lmdb.Transaction[bytes], ticket: Ticket) -> None:
+        try:
+            ticket.succeed(ticket.item(txn))
+        except _RETRY_BATCH:
+            raise
+        except Exception as error:
+            ticket.fail(error)
+            raise _Discard from error
+
+    def _run_nested(self, txn: lmdb.Transaction[bytes], ticket: Ticket) -> None:
+        nested = self.env.begin(write=True, parent=txn)
+        try:
+            result = ticket.item(nested)
+        except _RETRY_BATCH:
+            self._gate.exclusive(nested.abort)
+            raise
+        except Exception as error:
+            self._gate.exclusive(nested.abort)
+            ticket.fail(error)
+            return
+        nested.commit()
+        ticket.succeed(result)
 
     def _grow(self) -> None:
         size = self.env.info()["map_size"]
