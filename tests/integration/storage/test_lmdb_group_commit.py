@@ -1,0 +1,67 @@
+"""LMDB group commit: concurrent writers share one transaction, each rolled back alone."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from burro.clock import utcnow
+from burro.errors import InvalidTaskError
+from burro.states import TaskState
+from burro.storage import NewJob, open_storage
+from burro.storage.lmdb import LmdbStorage
+from tests.unit.test_group_commit import wait_for_queued
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Any:
+    store = open_storage("lmdb", tmp_path, durability="fsync")
+    yield store
+    store.close()
+
+
+def _job(args: tuple[Any, ...]) -> NewJob:
+    return NewJob(queue="default", worker="w", function="f", args=args)
+
+
+def test_concurrent_inserts_commit_together_and_a_bad_one_fails_alone(
+    storage: LmdbStorage,
+) -> None:
+    shared = storage._shared
+    release = threading.Event()
+    commits: list[int] = []
+    real_write_once = shared._write_once
+
+    def counting_write_once(tickets: list[Any]) -> None:
+        commits.append(len(tickets))
+        real_write_once(tickets)
+
+    shared._write_once = counting_write_once  # type: ignore[method-assign]
+    holder = threading.Thread(
+        target=shared.write, args=(lambda txn: release.wait(10),), kwargs={"fsync": True}
+    )
+    holder.start()
+    outcomes: dict[str, Any] = {}
+
+    def insert(name: str, args: tuple[Any, ...]) -> None:
+        try:
+            outcomes[name] = storage.insert(_job(args), utcnow()).id
+        except InvalidTaskError as error:
+            outcomes[name] = error
+
+    writers = [threading.Thread(target=insert, args=(f"good{i}", (i,))) for i in range(4)] + [
+        threading.Thread(target=insert, args=("bad", (object(),)))
+    ]
+    for writer in writers:
+        writer.start()
+    wait_for_queued(shared._group, 5)
+    release.set()
+    for thread in [holder, *writers]:
+        thread.join(10)
+    assert commits == [1, 5]  # the five writers shared one transaction (and one fsync)
+    assert isinstance(outcomes.pop("bad"), InvalidTaskError)
+    assert all(storage.get(job_id) is not None for job_id in outcomes.values())
+    assert storage.counts()["default"][TaskState.PENDING] == 4

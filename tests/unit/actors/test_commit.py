@@ -1,0 +1,31 @@
+"""The workers' group commit: outcomes merged into one write, bad ones isolated."""
+
+from __future__ import annotations
+
+from burro._group_commit import Ticket
+from burro.actors._commit import SettlementBatcher, _Finished
+from burro.clock import ManualClock
+from burro.states import TaskState
+from burro.storage import Complete, NewJob, open_storage
+
+
+def test_merged_outcomes_claim_next_jobs_and_a_bad_result_fails_alone() -> None:
+    clock = ManualClock()
+    storage = open_storage("memory", "")
+    try:
+        for n in range(4):
+            storage.insert(
+                NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
+            )
+        first, second = storage.claim("default", 2, "rt", clock.now())
+        batcher = SettlementBatcher(storage, "rt", clock)
+        good = Ticket(_Finished(Complete(first.id, "rt", 1, result="fine"), "default"))
+        bad = Ticket(_Finished(Complete(second.id, "rt", 1, result=object()), "default"))
+        batcher._commit([good, bad])
+        settled, claimed = good.result
+        assert settled.state is TaskState.COMPLETED
+        assert claimed is not None and claimed.state is TaskState.RUNNING
+        assert bad.error is not None  # its neighbour was committed regardless
+        assert storage.get(second.id).state is TaskState.RUNNING  # still held, not lost
+    finally:
+        storage.close()
