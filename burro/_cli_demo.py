@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import click
@@ -17,7 +18,8 @@ from burro._cli_support import CliError, NotFoundError, stdout_console
     help="A new or empty directory for the store and the outbox (default: a temp dir).",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Print a line per lifecycle event.")
-def demo(data_dir: Path | None, verbose: bool) -> None:
+@click.option("--trace", is_flag=True, help="Print the run's spans (needs opentelemetry-sdk).")
+def demo(data_dir: Path | None, verbose: bool, trace: bool) -> None:
     """Watch burro run a shop's jobs: emails, videos, retries, DLQ.
 
     Runs on a fresh LMDB store (a temporary directory unless --data-dir is given) and
@@ -25,8 +27,10 @@ def demo(data_dir: Path | None, verbose: bool) -> None:
     """
     from burro.demo import run_demo
 
+    if trace and importlib.util.find_spec("opentelemetry.sdk") is None:
+        raise CliError("--trace needs opentelemetry-sdk: pip install opentelemetry-sdk")
     try:
-        report = run_demo(stdout_console(), data_dir=data_dir, verbose=verbose)
+        report = run_demo(stdout_console(), data_dir=data_dir, verbose=verbose, trace=trace)
     except FileExistsError as exc:
         raise CliError(str(exc)) from None
     if not report.ok:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from burro.cron import CronSchedule, missed_fires, next_fire_at
 from burro.errors import InvalidTaskError
 from burro.storage.base import NewJob, RecurringRecord, Storage
+
+if TYPE_CHECKING:
+    from burro.observability.reporter import LifecycleReporter
 
 __all__ = ["CATCH_UP_LIMIT", "fire_due", "job_for_fire"]
 
@@ -20,8 +23,10 @@ CATCH_UP_LIMIT = 100
 _JUST_BEFORE = timedelta(microseconds=1)
 
 
-def fire_due(storage: Storage, now: datetime, grace: timedelta) -> tuple[set[str], datetime | None]:
-    """Fire every recurring task due at ``now``.
+def fire_due(
+    storage: Storage, now: datetime, grace: timedelta, reporter: LifecycleReporter
+) -> tuple[set[str], datetime | None]:
+    """Fire every recurring task due at ``now`` (each fire reported by ``reporter``).
 
     Returns the queues that got jobs and the earliest next fire time of any task.
     A fire already recorded by another process or an earlier incarnation is skipped,
@@ -32,13 +37,18 @@ def fire_due(storage: Storage, now: datetime, grace: timedelta) -> tuple[set[str
     for record in storage.list_recurring():
         upcoming = record.next_fire_at
         if upcoming <= now:
-            upcoming = _fire_record(storage, record, now, grace, queues)
+            upcoming = _fire_record(storage, record, now, grace, queues, reporter)
         earliest = upcoming if earliest is None else min(earliest, upcoming)
     return queues, earliest
 
 
 def _fire_record(
-    storage: Storage, record: RecurringRecord, now: datetime, grace: timedelta, queues: set[str]
+    storage: Storage,
+    record: RecurringRecord,
+    now: datetime,
+    grace: timedelta,
+    queues: set[str],
+    reporter: LifecycleReporter,
 ) -> datetime:
     try:
         schedule = CronSchedule(record.cron_expression, record.timezone)
@@ -51,10 +61,11 @@ def _fire_record(
         # Nothing to run (catch_up="none" after downtime): still move past the misses.
         storage.upsert_recurring(_moved(record, upcoming))
     for fire_at in fires:
-        job = job_for_fire(record, fire_at)
-        if storage.fire_recurring(record.name, fire_at, job, upcoming, now) is not None:
-            queues.add(job.queue)
-            logger.info("recurring %s fired for %s", record.name, fire_at.isoformat())
+        with reporter.firing(record.name, fire_at, job_for_fire(record, fire_at)) as fire:
+            job_id = storage.fire_recurring(record.name, fire_at, fire.job, upcoming, now)
+            fire.stored(job_id)
+        if job_id is not None:
+            queues.add(fire.job.queue)
     return upcoming
 
 

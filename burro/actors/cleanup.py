@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +15,6 @@ from burro.states import TaskState
 from burro.storage.base import Storage
 
 __all__ = ["CleanupActor", "Sweep", "sweep_finished"]
-
-logger = logging.getLogger("burro.cleanup")
 
 #: One short transaction each, so queues are never stalled by a large clean-up.
 CLEANUP_BATCH = 500
@@ -80,14 +77,14 @@ class CleanupActor(BurroActor):
 
     def _sweep(self) -> None:
         cleanup = self._ctx.config.cleanup
-        removed = sweep_finished(
-            self._ctx.storage,
-            self._ctx.clock.now(),
-            cleanup.retention_days_completed,
-            cleanup.retention_days_failed,
-        )
-        if removed:
-            logger.info("cleanup removed %d finished job(s)", removed)
+        with self._ctx.reporter.cleaning() as cleanup_run:
+            removed = sweep_finished(
+                self._ctx.storage,
+                self._ctx.clock.now(),
+                cleanup.retention_days_completed,
+                cleanup.retention_days_failed,
+            )
+            cleanup_run.removed(removed)
 
     def _arm(self) -> None:
         when = self._ctx.clock.now() + timedelta(seconds=self._ctx.config.cleanup.interval_seconds)

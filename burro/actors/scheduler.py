@@ -76,7 +76,7 @@ class SchedulerActor(BurroActor):
         # A fire this late is still "on time" for catch_up="none" (the scheduler is timer
         # driven; lag beyond a couple of polls means the runtime was not running).
         grace = timedelta(seconds=max(1.0, 2 * self._ctx.config.poll_interval_seconds))
-        queues, self._next_fire_at = fire_due(self._ctx.storage, now, grace)
+        queues, self._next_fire_at = fire_due(self._ctx.storage, now, grace, self._ctx.reporter)
         for queue in queues:
             self._wake_queue(queue)
 

@@ -8,7 +8,6 @@ running can run again, never finished ones.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -63,16 +62,14 @@ class WorkerActor(BurroActor):
             job = self._next_job(job)
 
     def _run_one(self, job: Job) -> None:
-        started = time.monotonic()
-        report = self._ctx.reporter
-        report.started(job)
-        outcome = self._execute(job)
-        self.crash_point()  # a fault here loses the outcome: the job is rescued, runs again
-        settled = self._settle(job, outcome)
-        if settled is not None:
-            report.settled(settled, outcome, time.monotonic() - started)
-            if settled.state is TaskState.RETRYABLE:
-                self._ctx.wake_scheduler()
+        with self._ctx.reporter.attempt(job) as attempt:  # the attempt's CONSUMER span
+            outcome = self._execute(job)
+            attempt.executed()
+            self.crash_point()  # a fault here loses the outcome: the job is rescued, runs again
+            settled = self._settle(job, outcome)
+            attempt.settled(settled, outcome)
+        if settled is not None and settled.state is TaskState.RETRYABLE:
+            self._ctx.wake_scheduler()
 
     def _next_job(self, finished: Job) -> Job | None:
         """Claim the next job into this still-held slot, or free the slot."""

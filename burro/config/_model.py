@@ -13,12 +13,20 @@ from typing import Any, Literal
 
 from burro.config._frozen import FrozenMap
 from burro.config._tables import as_table, plain_table
-from burro.config._validate import above, at_least, checked, is_queue_name, normalize
+from burro.config._validate import (
+    above,
+    are_patterns,
+    at_least,
+    checked,
+    is_queue_name,
+    normalize,
+)
 
-__all__ = ["Backend", "CleanupConfig", "Config", "Durability", "QueueConfig"]
+__all__ = ["Backend", "CleanupConfig", "Config", "Durability", "QueueConfig", "TraceLinkMode"]
 
 Backend = Literal["lmdb", "memory", "noop"]
 Durability = Literal["fsync", "process"]
+TraceLinkMode = Literal["child", "link"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,10 @@ class Config:
     allowed_worker_modules: tuple[str, ...] = ()
     poll_interval_seconds: float = field(default=1.0, metadata=checked(above(0)))
     shutdown_timeout_seconds: float = field(default=30.0, metadata=checked(at_least(0)))
+    trace_link_mode: TraceLinkMode = "child"
+    log_args: bool = False
+    redact_patterns: tuple[str, ...] = field(default=(), metadata=checked(are_patterns))
+    redact_error_messages: bool = False
 
     def __post_init__(self) -> None:
         normalize(self, ("burro",))

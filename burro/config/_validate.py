@@ -23,6 +23,7 @@ __all__ = [
     "InvalidValue",
     "Key",
     "above",
+    "are_patterns",
     "at_least",
     "check_table",
     "checked",
@@ -81,6 +82,16 @@ def above(minimum: float) -> Check:
         return None if value is None or value > minimum else f"must be > {minimum:g}"
 
     return check
+
+
+def are_patterns(value: tuple[str, ...]) -> str | None:
+    """A check that every string is a valid regular expression."""
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"{pattern!r} is not a regular expression ({exc})"
+    return None
 
 
 def is_queue_name(value: object) -> str | None:

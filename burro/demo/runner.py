@@ -6,10 +6,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -29,6 +29,9 @@ from burro.demo.scenario import (
 from burro.facade.manager import BackgroundTaskManager, start
 from burro.facade.results import TaskStatus
 from burro.states import TaskState
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["DemoReport", "run_demo"]
 
@@ -53,11 +56,21 @@ class DemoReport:
         return self.settled and all(line.ok for line in self.story)
 
 
-def run_demo(console: Console, data_dir: Path | None = None, verbose: bool = False) -> DemoReport:
-    """Run the whole demo, drawing on ``console``; returns its report."""
+def run_demo(
+    console: Console, data_dir: Path | None = None, verbose: bool = False, trace: bool = False
+) -> DemoReport:
+    """Run the whole demo, drawing on ``console``; returns its report.
+
+    ``trace`` prints the spans of the run once it is over (needs opentelemetry-sdk).
+    """
+    spans = _printed_spans(console) if trace else nullcontext(None)
     paths = DemoPaths.prepare(data_dir)
     console.print(f"burro demo: data directory [bold]{paths.data_dir}[/bold]")
-    with _quiet_burro_logs(), _demo_runtime(paths) as manager:
+    with (
+        _quiet_burro_logs(),
+        spans as tracer_provider,
+        _demo_runtime(paths, tracer_provider) as manager,
+    ):
         changed = threading.Event()
         manager.events.subscribe("*", lambda _event, _payload: changed.set())
         if verbose:
@@ -79,9 +92,22 @@ def run_demo(console: Console, data_dir: Path | None = None, verbose: bool = Fal
     return DemoReport(paths, story, settled)
 
 
+def _printed_spans(console: Console) -> AbstractContextManager[TracerProvider | None]:
+    from burro.observability.console import printed_spans  # needs opentelemetry-sdk
+
+    return printed_spans(console.file)
+
+
 @contextmanager
-def _demo_runtime(paths: DemoPaths) -> Iterator[BackgroundTaskManager]:
-    manager = start(data_dir=paths.data_dir, queues=DEMO_QUEUES, default_queue_name="emails")
+def _demo_runtime(
+    paths: DemoPaths, tracer_provider: TracerProvider | None = None
+) -> Iterator[BackgroundTaskManager]:
+    manager = start(
+        data_dir=paths.data_dir,
+        queues=DEMO_QUEUES,
+        default_queue_name="emails",
+        tracer_provider=tracer_provider,
+    )
     try:
         yield manager
     finally:

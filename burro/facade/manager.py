@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
@@ -38,9 +38,14 @@ from burro.facade._validate import (
 from burro.facade._worker import WorkerResolver
 from burro.facade.results import Pagination, RecurringTask, TaskStatus
 from burro.observability.events import EventBus
+from burro.observability.reporter import LifecycleReporter
 from burro.states import TaskState
 from burro.storage import open_storage
 from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["BackgroundTaskManager", "connect", "start"]
 
@@ -61,6 +66,8 @@ def start(
     config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
     *,
     clock: Clock | None = None,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
     **overrides: Any,
 ) -> BackgroundTaskManager:
     """Load the configuration, open the store and start the actor tree.
@@ -69,15 +76,26 @@ def start(
         config: a :class:`Config`, a mapping shaped like the ``[burro]`` TOML table, or a
             path to a TOML file; ``None`` reads ``BURRO_CONFIG`` or uses the defaults.
         clock: the time source (tests pass a :class:`burro.testing.ManualClock`).
+        tracer_provider: OpenTelemetry tracer provider for burro's spans; ``None`` uses
+            the global one.
+        meter_provider: OpenTelemetry meter provider for burro's metrics; ``None`` uses
+            the global one.
         **overrides: :class:`Config` field names, winning over every other source.
     """
-    return BackgroundTaskManager(load_config(config, **overrides), clock=clock)
+    return BackgroundTaskManager(
+        load_config(config, **overrides),
+        clock=clock,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
 
 
 def connect(
     config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
     *,
     clock: Clock | None = None,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
     **overrides: Any,
 ) -> BackgroundTaskManager:
     """Open the store and the facade without running any queue (producer-only).
@@ -86,14 +104,26 @@ def connect(
     command. Other runtimes sharing the data directory pick the work up within
     ``poll_interval_seconds``. Same arguments as :func:`start`.
     """
-    return BackgroundTaskManager(load_config(config, **overrides), clock=clock, run_queues=False)
+    return BackgroundTaskManager(
+        load_config(config, **overrides),
+        clock=clock,
+        run_queues=False,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
 
 
 class BackgroundTaskManager:
     """A running burro runtime. Use :func:`burro.start` to make one."""
 
     def __init__(
-        self, config: Config, *, clock: Clock | None = None, run_queues: bool = True
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        run_queues: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -110,19 +140,27 @@ class BackgroundTaskManager:
             )
         backend = config.backend if self._active else "noop"
         self._storage: Storage = open_storage(backend, config.data_dir, config.durability)
-        self._ctx = self._make_context()
+        self._ctx = self._make_context(tracer_provider, meter_provider)
         self._root: pykka.ActorRef[Any] | None = None
         self._runs_queues = self._active and run_queues
         if self._runs_queues:
             self._start_runtime()
 
     # -- lifecycle -----------------------------------------------------------------
-    def _make_context(self) -> RuntimeContext:
+    def _make_context(
+        self, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
+    ) -> RuntimeContext:
         ctx = RuntimeContext(
             self.config, self._storage, self.clock, self.runtime_id, self._resolver, self.events
         )
         for name, queue in self.config.queues.items():
             ctx.hubs[name] = QueueHub(name, queue.concurrency, ctx.activity)
+        ctx.reporter = LifecycleReporter.for_runtime(
+            ctx,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            enabled=self._active,
+        )
         return ctx
 
     def _start_runtime(self) -> None:
@@ -178,6 +216,7 @@ class BackgroundTaskManager:
             if self._root is not None:
                 self._stop_runtime(timeout)
         finally:
+            self._ctx.reporter.close()
             self.events.close()
             self._storage.close()
             with self._phase_lock:
@@ -266,7 +305,9 @@ class BackgroundTaskManager:
         """Store many jobs in one transaction (all or none); returns their ids in order."""
         self._require_running()
         jobs = [self._job(self._request_from_mapping(task, i)) for i, task in enumerate(tasks)]
-        inserted = self._storage.insert_many(jobs, self.clock.now())
+        with self._ctx.reporter.enqueueing(jobs) as enqueue:
+            inserted = self._storage.insert_many(enqueue.jobs, self.clock.now())
+            enqueue.stored(inserted)
         self._after_insert(jobs, [r.id for r in inserted if r.created], inserted_all=True)
         return [r.id for r in inserted]
 
@@ -284,7 +325,9 @@ class BackgroundTaskManager:
     def _insert(self, request: JobRequest) -> str:
         self._require_running()
         job = self._job(request)
-        inserted = self._storage.insert(job, self.clock.now())
+        with self._ctx.reporter.enqueueing((job,)) as enqueue:
+            inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
+            enqueue.stored((inserted,))
         if inserted.created:
             self._after_insert([job], [inserted.id], inserted_all=False)
         return inserted.id
@@ -300,10 +343,6 @@ class BackgroundTaskManager:
             self._ctx.wake_scheduler()
         for name in queues:
             self._ctx.hubs[name].wake()
-        first = jobs[0]
-        self._ctx.reporter.enqueued(
-            ids, first.queue if len(queues) == 1 else "*", f"{first.worker}.{first.function}"
-        )
 
     # -- recurring tasks -----------------------------------------------------------
     def schedule_recurring_task(
@@ -389,7 +428,10 @@ class BackgroundTaskManager:
         failed = _retention(
             "retention_days_failed", retention_days_failed, cleanup.retention_days_failed
         )
-        return sweep_finished(self._storage, self.clock.now(), completed, failed)
+        with self._ctx.reporter.cleaning() as cleanup_run:
+            removed = sweep_finished(self._storage, self.clock.now(), completed, failed)
+            cleanup_run.removed(removed)
+        return removed
 
     # -- reading -------------------------------------------------------------------
     def get_task_status(self, task_id: str) -> TaskStatus:

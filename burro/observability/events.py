@@ -3,13 +3,27 @@
 Callbacks run on one dispatcher thread, off the workers' hot path. A callback that
 raises is logged and never breaks the runtime; one that blocks delays only other
 callbacks, and a full backlog drops events (with a WARNING) rather than stall jobs.
+
+``callback(event_name, payload)`` gets a read-only mapping; payloads never hold a job's
+args or result (they may hold personal data):
+
+* every ``job.*`` event: ``task_id``, ``queue``, ``worker`` (``module.function``), and
+  but for ``job.enqueued``, ``attempt``;
+* ``job.completed``, ``job.failed``, ``job.retry``, ``job.discarded``, and
+  ``job.cancelled`` of a running job: ``state`` (what the attempt left the job in) and
+  ``duration`` (seconds the attempt's code ran);
+* ``job.failed``, ``job.retry``, ``job.discarded``: ``error_type`` and ``error``
+  (``Type: message``, redacted as configured); ``job.retry``: ``retry_at`` (ISO 8601);
+* ``actor.restarted``: ``supervisor``, ``actor``, ``reason``, ``count``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,6 +53,8 @@ class EventBus:
 
     def __init__(self, max_backlog: int = 10_000) -> None:
         self._subscribers: dict[str, tuple[EventCallback, ...]] = {}
+        # Events someone listens to: emitters check this on every job, so it is one lookup.
+        self._wanted: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._backlog: queue.Queue[object] = queue.Queue(max_backlog)
         self._thread: threading.Thread | None = None
@@ -54,6 +70,7 @@ class EventBus:
             )
         with self._lock:
             self._subscribers[event_name] = (*self._subscribers.get(event_name, ()), callback)
+            self._wanted = self._listened()
             self._ensure_dispatcher()
 
     def unsubscribe(self, event_name: str, callback: EventCallback) -> None:
@@ -61,11 +78,11 @@ class EventBus:
         with self._lock:
             remaining = tuple(c for c in self._subscribers.get(event_name, ()) if c != callback)
             self._subscribers[event_name] = remaining
+            self._wanted = self._listened()
 
     def wants(self, event_name: str) -> bool:
         """Whether anyone listens to ``event_name`` (lets emitters skip building payloads)."""
-        subscribers = self._subscribers
-        return bool(subscribers.get(event_name) or subscribers.get("*"))
+        return event_name in self._wanted
 
     def emit(self, event_name: str, payload: Mapping[str, Any]) -> None:
         """Queue an event for delivery; never blocks, never raises."""
@@ -84,12 +101,28 @@ class EventBus:
         return self._dropped
 
     def close(self, timeout: float = 2.0) -> None:
-        """Deliver what is queued (up to ``timeout``) and stop the dispatcher."""
+        """Deliver what is queued (up to ``timeout``) and stop the dispatcher.
+
+        A subscriber still busy at the deadline is left behind (its thread is a daemon),
+        so a blocked subscriber never blocks the runtime's shutdown either.
+        """
         with self._lock:
             thread, self._thread = self._thread, None
-        if thread is not None:
-            self._backlog.put(_STOP)
-            thread.join(timeout)
+        if thread is None:
+            return
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):
+            self._backlog.put(_STOP, timeout=timeout)
+        thread.join(max(deadline - time.monotonic(), 0.0))
+        if thread.is_alive():
+            logger.warning(
+                "event subscribers still busy after %.1fs; not waiting for them", timeout
+            )
+
+    def _listened(self) -> frozenset[str]:
+        if self._subscribers.get("*"):
+            return EVENT_NAMES
+        return frozenset(name for name, callbacks in self._subscribers.items() if callbacks)
 
     def _ensure_dispatcher(self) -> None:
         if self._thread is None:

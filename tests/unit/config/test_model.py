@@ -142,6 +142,10 @@ def test_to_dict_is_plain_toml_like_data() -> None:
         "allowed_worker_modules": ["app.*"],
         "poll_interval_seconds": 1.0,
         "shutdown_timeout_seconds": 30.0,
+        "trace_link_mode": "child",
+        "log_args": False,
+        "redact_patterns": [],
+        "redact_error_messages": False,
     }
 
 

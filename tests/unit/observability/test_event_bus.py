@@ -1,0 +1,110 @@
+"""The EventBus: asynchronous delivery that no subscriber can stall or break."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from burro.errors import InvalidTaskError
+from burro.observability.events import EventBus
+
+PAYLOAD = {"task_id": "1"}
+
+
+def test_a_raising_subscriber_is_logged_and_the_next_one_still_called(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus()
+    got = threading.Event()
+
+    def broken(_event: str, _payload: Mapping[str, Any]) -> None:
+        raise RuntimeError("subscriber bug")
+
+    bus.subscribe("job.completed", broken)
+    bus.subscribe("*", lambda _event, _payload: got.set())
+    bus.emit("job.completed", PAYLOAD)
+    assert got.wait(5)
+    bus.close()
+
+    (record,) = [r for r in caplog.records if r.name == "burro.events"]
+    assert record.levelno == logging.ERROR
+    assert "job.completed" in record.getMessage()
+
+
+def test_a_full_backlog_drops_events_without_blocking_the_emitter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus(max_backlog=2)
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(_event: str, _payload: Mapping[str, Any]) -> None:
+        entered.set()
+        release.wait(10)
+
+    bus.subscribe("job.started", stuck)
+    bus.emit("job.started", PAYLOAD)
+    assert entered.wait(5)
+    for _ in range(5):  # two fit in the backlog, three are dropped
+        bus.emit("job.started", PAYLOAD)
+
+    assert bus.dropped == 3
+    assert [r.getMessage() for r in caplog.records] == ["event backlog full: 1 events dropped"]
+    release.set()
+    bus.close()
+
+
+def test_close_gives_up_on_a_stuck_subscriber_at_its_timeout() -> None:
+    bus = EventBus(max_backlog=1)
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(_event: str, _payload: Mapping[str, Any]) -> None:
+        entered.set()
+        release.wait(10)
+
+    bus.subscribe("*", stuck)
+    bus.emit("job.started", PAYLOAD)
+    assert entered.wait(5)
+    bus.emit("job.started", PAYLOAD)  # the backlog is now full
+    began = time.monotonic()
+    bus.close(timeout=0.2)
+
+    assert time.monotonic() - began < 2
+    release.set()
+
+
+def test_events_nobody_listens_to_are_not_queued() -> None:
+    bus = EventBus(max_backlog=1)
+    for _ in range(3):
+        bus.emit("job.started", PAYLOAD)
+
+    assert bus.dropped == 0
+    assert not bus.wants("job.started")
+
+
+def test_unsubscribed_callbacks_are_no_longer_called() -> None:
+    bus = EventBus()
+    calls: list[str] = []
+    done = threading.Event()
+
+    def callback(event: str, _payload: Mapping[str, Any]) -> None:
+        calls.append(event)
+
+    bus.subscribe("job.started", callback)
+    bus.unsubscribe("job.started", callback)
+    bus.subscribe("job.completed", lambda _event, _payload: done.set())
+    bus.emit("job.started", PAYLOAD)
+    bus.emit("job.completed", PAYLOAD)
+    assert done.wait(5)
+    bus.close()
+
+    assert calls == []
+
+
+def test_an_unknown_event_name_is_refused() -> None:
+    with pytest.raises(InvalidTaskError, match=r"job\.finished"):
+        EventBus().subscribe("job.finished", lambda _event, _payload: None)
