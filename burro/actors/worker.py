@@ -55,34 +55,34 @@ class WorkerActor(BurroActor):
         return super().handle(message)
 
     def _run(self, job: Job | None) -> None:
-        # Run jobs back to back while the inbox is empty: after each one this slot claims
-        # the queue's next job itself, with no round trip through the QueueActor.
+        # Run jobs back to back while the inbox is empty: each outcome is committed
+        # together with the claim of this slot's next job (no QueueActor round trip).
         while job is not None:
-            self._run_one(job)
-            job = self._next_job(job)
+            next_job = self._run_one(job)
+            job = self._continue_with(job, next_job)
 
-    def _run_one(self, job: Job) -> None:
+    def _run_one(self, job: Job) -> Job | None:
+        """Execute one job and commit its outcome; returns the next job claimed for this slot."""
         with self._ctx.reporter.attempt(job) as attempt:  # the attempt's CONSUMER span
             outcome = self._execute(job)
             attempt.executed()
             self.crash_point()  # a fault here loses the outcome: the job is rescued, runs again
-            settled = self._settle(job, outcome)
+            settled, next_job = self._settle(job, outcome)
             attempt.settled(settled, outcome)
         if settled is not None and settled.state is TaskState.RETRYABLE:
             self._ctx.wake_scheduler()
+        return next_job
 
-    def _next_job(self, finished: Job) -> Job | None:
-        """Claim the next job into this still-held slot, or free the slot."""
+    def _continue_with(self, finished: Job, next_job: Job | None) -> Job | None:
+        """Hand this still-held slot to ``next_job``, or free it."""
         hub, ctx = self._hub, self._ctx
-        if hub.may_claim(self._index):
-            claimed = ctx.storage.claim(hub.name, 1, ctx.runtime_id, ctx.clock.now())
-            if claimed and hub.replace(self._index, finished.id, claimed[0].id):
+        if next_job is not None:
+            if hub.replace(self._index, finished.id, next_job.id):
                 if self.actor_inbox.empty():
-                    return claimed[0]
-                self.actor_ref.tell(Run(claimed[0]))  # let crash/stop messages in first
+                    return next_job
+                self.actor_ref.tell(Run(next_job))  # let crash/stop messages in first
                 return None
-            if claimed:
-                ctx.storage.release(ctx.runtime_id, [claimed[0].id], ctx.clock.now(), rescue=False)
+            ctx.storage.release(ctx.runtime_id, [next_job.id], ctx.clock.now(), rescue=False)
         hub.free(self._index, finished.id)
         hub.wake()  # work enqueued while this slot looked busy is picked up now
         return None
@@ -97,19 +97,18 @@ class WorkerActor(BurroActor):
         context = TaskContext(job.id, job.attempts, job.queue, self._ctx.cancel_check(job.id))
         return execute(target, job.args, context, job.timeout_seconds, self._ctx.abandoned)
 
-    def _settle(self, job: Job, outcome: Outcome) -> Job | None:
-        now = self._ctx.clock.now()
+    def _settle(self, job: Job, outcome: Outcome) -> tuple[Job | None, Job | None]:
+        next_from = self._hub.name if self._hub.may_claim(self._index) else None
         try:
-            (settled,) = self._ctx.storage.settle([self._settlement(job, outcome)], now)
+            return self._ctx.commit.finish(self._settlement(job, outcome), next_from)
         except StorageError:
             if not self._hub.stopping:
                 raise  # the supervisor restarts this worker; the job is rescued
             # stop() already released this job: it runs again on the next start.
             logger.warning("job %s finished after shutdown; its outcome was not recorded", job.id)
-            return None
+            return None, None
         finally:
             self._ctx.cancel_requests.discard(job.id)
-        return settled
 
     def _settlement(self, job: Job, outcome: Outcome) -> Settlement:
         runtime_id = self._ctx.runtime_id

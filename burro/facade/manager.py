@@ -131,6 +131,7 @@ class BackgroundTaskManager:
         self.runtime_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._phase = _Phase.RUNNING
         self._phase_lock = threading.Lock()
+        self._stop_deadline = 0.0
         self._resolver = WorkerResolver(config.allowed_worker_modules)
         self._active = config.enabled and config.backend != "noop"
         if not self._active:
@@ -206,15 +207,23 @@ class BackgroundTaskManager:
         """Stop claiming, let running jobs finish up to ``timeout`` seconds, release the rest.
 
         Idempotent. Jobs still running at the deadline go back to ``pending`` (their
-        attempt given back) so another runtime, or the next start, runs them.
+        attempt given back) so another runtime, or the next start, runs them. Called
+        again while a stop is waiting (a second Ctrl-C), it moves that deadline nearer
+        and returns at once.
         """
         with self._phase_lock:
-            if self._phase in (_Phase.STOPPING, _Phase.STOPPED):
+            deadline = time.monotonic() + timeout
+            if self._phase is _Phase.STOPPING:
+                self._stop_deadline = min(self._stop_deadline, deadline)
+                self._ctx.notify_activity()
+                return
+            if self._phase is _Phase.STOPPED:
                 return
             self._phase = _Phase.STOPPING
+            self._stop_deadline = deadline
         try:
             if self._root is not None:
-                self._stop_runtime(timeout)
+                self._stop_runtime()
         finally:
             self._ctx.reporter.close()
             self.events.close()
@@ -223,28 +232,27 @@ class BackgroundTaskManager:
                 self._phase = _Phase.STOPPED
             logger.info("burro runtime %s stopped", self.runtime_id)
 
-    def _stop_runtime(self, timeout: float) -> None:
+    def _stop_runtime(self) -> None:
         for hub in self._ctx.hubs.values():
             hub.stopping = True
-        self._wait_for_running_jobs(timeout)
+        self._wait_for_running_jobs()
         leftover = [job for hub in self._ctx.hubs.values() for job in hub.running_jobs().values()]
         if leftover:
-            logger.warning(
-                "stop: releasing %d job(s) still running after %.1fs", len(leftover), timeout
-            )
+            logger.warning("stop: releasing %d job(s) still running", len(leftover))
             self._storage.release(self.runtime_id, leftover, self.clock.now(), rescue=False)
         assert self._root is not None
         try:
-            self._root.stop(block=True, timeout=max(timeout, 10.0))
+            # Idle actors stop in milliseconds; a worker stuck in user code is abandoned
+            # by its supervisor after its shutdown timeout.
+            self._root.stop(block=True, timeout=30.0)
         except pykka.Timeout:
             logger.error("stop: the actor tree did not stop in time; abandoning it")
         self._storage.unregister_runtime(self.runtime_id)
 
-    def _wait_for_running_jobs(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _wait_for_running_jobs(self) -> None:
         with self._ctx.activity:
             while any(hub.running_jobs() for hub in self._ctx.hubs.values()):
-                remaining = deadline - time.monotonic()
+                remaining = self._stop_deadline - time.monotonic()
                 if remaining <= 0:
                     return
                 self._ctx.activity.wait(min(remaining, 0.1))

@@ -6,6 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
+import pykka
 import pytest
 
 import burro
@@ -140,3 +141,36 @@ def test_cleanup_old_tasks_removes_finished_only(
     assert manager.cleanup_old_tasks(retention_days_completed=0, retention_days_failed=0) == 1
     assert manager.get_task_status(pending).status is TaskState.PENDING
     assert manager.get_statistics()["queues"]["default"]["completed"] == 0
+
+
+def test_second_stop_cuts_the_grace_period_short(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager()
+    task_id = manager.enqueue_task(workers.blocks, args=["stuck"])
+    assert recorder.started.wait(10)
+    stopper = threading.Thread(target=manager.stop, kwargs={"timeout": 60})
+    stopper.start()
+    wait_until(lambda: not manager.running)
+    manager.stop(timeout=0)  # the second Ctrl-C: returns at once
+    stopper.join(10)
+    assert not stopper.is_alive()  # the first stop gave up waiting for the job
+    with burro.connect(data_dir=manager.config.data_dir) as inspector:
+        assert inspector.get_task_status(task_id).status is TaskState.PENDING
+
+
+def test_start_on_an_unusable_data_directory_raises_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(burro.StorageError, match="a-file"):
+        burro.start(data_dir=blocker / "data")
+    assert pykka.ActorRegistry.get_all() == []  # nothing half-started
+
+
+def test_start_creates_a_missing_data_directory(tmp_path: Path, recorder: workers.Recorder) -> None:
+    data = tmp_path / "not" / "yet" / "there"
+    with burro.start(data_dir=data, durability="process") as manager:
+        task_id = manager.enqueue_task(workers.add, args=[1, 1])
+        drain(manager)
+        assert manager.get_task_status(task_id).result == 2
+    assert data.is_dir()
