@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import traceback
 from dataclasses import dataclass
@@ -104,7 +105,11 @@ def _execute_with_timeout(
             bind_task(None)
             done.set()
 
-    thread = threading.Thread(target=body, name=f"burro-job-{context.id}", daemon=True)
+    # The job's thread runs in a copy of this context, so the attempt's span stays current.
+    job_context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=job_context.run, args=(body,), name=f"burro-job-{context.id}", daemon=True
+    )
     thread.start()
     if done.wait(timeout):
         return box[0]

@@ -7,6 +7,8 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
+import pytest
+
 import burro
 from burro.testing import ManualClock, drain
 from tests.integration.observability import traced_workers
@@ -198,13 +200,14 @@ def test_a_batch_enqueue_is_one_producer_span_parent_of_every_job(
     assert [parent_id(span) for span in processes] == [send.context.span_id] * 3
 
 
+@pytest.mark.parametrize("timeout", [None, 30.0], ids=["in-worker-thread", "with-timeout"])
 def test_the_workers_own_spans_nest_under_its_attempt(
-    start_manager: Factory, telemetry: Telemetry
+    start_manager: Factory, telemetry: Telemetry, timeout: float | None
 ) -> None:
     traced_workers.tracer_provider = telemetry.tracer_provider
     try:
         manager = start_manager()
-        manager.enqueue_task(traced_workers.charge, args=["order-7"])
+        manager.enqueue_task(traced_workers.charge, args=["order-7"], timeout_seconds=timeout)
         drain(manager)
         manager.stop()
     finally:
