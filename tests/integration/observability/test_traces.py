@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
-
-import pytest
 
 import burro
 from burro.testing import ManualClock, drain
