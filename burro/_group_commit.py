@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["GroupCommitter", "Ticket"]
@@ -23,7 +23,8 @@ class Ticket:
     """One writer's item and, once its batch is committed, its outcome."""
 
     item: Any
-    wake: threading.Event = field(default_factory=threading.Event)
+    #: Only a writer that has to wait gets an event (the uncontended path makes none).
+    wake: threading.Event | None = None
     done: bool = False
     result: Any = None
     error: BaseException | None = None
@@ -54,11 +55,14 @@ class GroupCommitter:
         """Queue ``item``, wait until its batch is committed, return its result."""
         ticket: Ticket = Ticket(item)
         with self._lock:
-            self._queued.append(ticket)
             lead, self._leading = not self._leading, True
+            if not lead:
+                ticket.wake = threading.Event()
+            self._queued.append(ticket)
         if lead:
             self._lead()
         while not ticket.done:
+            assert ticket.wake is not None  # a follower's
             ticket.wake.wait()
             if not ticket.done:  # leadership was passed on to this writer
                 ticket.wake.clear()
@@ -78,9 +82,12 @@ class GroupCommitter:
         finally:
             for ticket in batch:
                 ticket.done = True
-                ticket.wake.set()
+                if ticket.wake is not None:
+                    ticket.wake.set()
             with self._lock:
                 if self._queued:
-                    self._queued[0].wake.set()  # the next leader
+                    successor = self._queued[0].wake
+                    assert successor is not None  # queued while a leader was active
+                    successor.set()  # the next leader
                 else:
                     self._leading = False
