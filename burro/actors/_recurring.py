@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -59,7 +60,7 @@ def _fire_record(
     fires = _fires_to_run(schedule, record, now, grace)
     if not fires:
         # Nothing to run (catch_up="none" after downtime): still move past the misses.
-        storage.upsert_recurring(_moved(record, upcoming))
+        storage.upsert_recurring(dataclasses.replace(record, next_fire_at=upcoming))
     for fire_at in fires:
         with reporter.firing(record.name, fire_at, job_for_fire(record, fire_at)) as fire:
             job_id = storage.fire_recurring(record.name, fire_at, fire.job, upcoming, now)
@@ -79,20 +80,6 @@ def _fires_to_run(
         latest = missed_fires(schedule, lower, now, catch_up="one")
         return [f for f in latest if now - f <= grace]
     return missed_fires(schedule, lower, now, catch_up=catch_up, limit=CATCH_UP_LIMIT)
-
-
-def _moved(record: RecurringRecord, upcoming: datetime) -> RecurringRecord:
-    return RecurringRecord(
-        name=record.name,
-        cron_expression=record.cron_expression,
-        timezone=record.timezone,
-        worker=record.worker,
-        function=record.function,
-        args=record.args,
-        options=record.options,
-        next_fire_at=upcoming,
-        last_fire_at=record.last_fire_at,
-    )
 
 
 def job_for_fire(record: RecurringRecord, fire_at: datetime) -> NewJob:
