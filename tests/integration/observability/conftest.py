@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind
 import burro
 from burro.testing import ManualClock
 from tests.integration.runtime import workers
+from tests.integration.runtime.conftest import managers
 
 Factory = Callable[..., burro.BackgroundTaskManager]
 Attributes = frozenset[tuple[str, Any]]
@@ -101,21 +102,12 @@ def start_manager(
     tmp_path: Path, recorder: workers.Recorder, telemetry: Telemetry
 ) -> Iterator[Factory]:
     """Start runtimes reporting to ``telemetry`` (LMDB in tmp_path); all stopped afterwards."""
-    started: list[burro.BackgroundTaskManager] = []
-
-    def start(**overrides: Any) -> burro.BackgroundTaskManager:
-        overrides.setdefault("data_dir", tmp_path / "data")
-        overrides.setdefault("durability", "process")
-        overrides.setdefault("tracer_provider", telemetry.tracer_provider)
-        overrides.setdefault("meter_provider", telemetry.meter_provider)
-        manager = burro.start(**overrides)
-        started.append(manager)
-        return manager
-
-    yield start
-    recorder.gate.set()
-    for manager in started:
-        manager.stop(timeout=5)
+    yield from managers(
+        tmp_path,
+        recorder,
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
 
 
 @pytest.fixture

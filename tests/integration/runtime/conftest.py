@@ -31,15 +31,14 @@ def recorder() -> workers.Recorder:
     return workers.reset()
 
 
-@pytest.fixture
-def start_manager(tmp_path: Path, recorder: workers.Recorder) -> Iterator[Factory]:
-    """Start runtimes (LMDB in tmp_path unless told otherwise); all stopped afterwards."""
+def managers(tmp_path: Path, recorder: workers.Recorder, **defaults: Any) -> Iterator[Factory]:
+    """A factory of runtimes (LMDB in tmp_path, plus ``defaults``); all stopped afterwards."""
     started: list[burro.BackgroundTaskManager] = []
 
     def start(**overrides: Any) -> burro.BackgroundTaskManager:
-        overrides.setdefault("data_dir", tmp_path / "data")
-        overrides.setdefault("durability", "process")
-        manager = burro.start(**overrides)
+        manager = burro.start(
+            **{"data_dir": tmp_path / "data", "durability": "process", **defaults, **overrides}
+        )
         started.append(manager)
         return manager
 
@@ -47,6 +46,12 @@ def start_manager(tmp_path: Path, recorder: workers.Recorder) -> Iterator[Factor
     recorder.gate.set()
     for manager in started:
         manager.stop(timeout=5)
+
+
+@pytest.fixture
+def start_manager(tmp_path: Path, recorder: workers.Recorder) -> Iterator[Factory]:
+    """Start runtimes (LMDB in tmp_path unless told otherwise); all stopped afterwards."""
+    yield from managers(tmp_path, recorder)
 
 
 @pytest.fixture
