@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["Profile", "function_of", "read_profile", "thread_kind"]
+__all__ = ["Profile", "function_of", "read_profile", "stacks", "thread_kind"]
 
 _LINE_NUMBER = re.compile(r":\d+\)$")
 _THREAD = re.compile(r"^thread \([^)]*\): ?(.*)$")

@@ -10,6 +10,7 @@ from benchmarks._measure import Stats, percentile
 from benchmarks._registry import SCENARIOS, select
 from benchmarks._table import Row, Target, markdown
 from benchmarks.cleanup_pause import longest_gap
+from benchmarks.hotspots import Profile, function_of, stacks, thread_kind
 
 
 def test_stats_summarise_the_repeats() -> None:
@@ -76,3 +77,19 @@ def test_list_exits_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("measure", [end_to_end.burro_rate, end_to_end.huey_rate])
 def test_both_systems_run_the_same_workload(measure: end_to_end.RateFunction) -> None:
     assert measure("process", 2, 20, 30.0) > 0
+
+
+def test_a_profile_is_tallied_by_function_and_thread() -> None:
+    profile = Profile()
+    lines = [
+        "thread (0x1): WorkerActor-3 (urn:uuid:1);run (a.py:1);claim (b.py:2) 3",
+        "thread (0x2): MainThread;run (a.py:5);claim (b.py:9);pack (c.py:1) 2",
+    ]
+    for frames, count in stacks(lines):
+        profile.add(frames, count)
+    assert profile.samples == 5
+    assert profile.threads == {"WorkerActor-N": 3, "MainThread": 2}
+    assert profile.own == {"claim (b.py)": 3, "pack (c.py)": 2}
+    assert profile.total["run (a.py)"] == 5
+    assert function_of("f (x.py:12)") == "f (x.py)"
+    assert thread_kind("thread (0x9): Thread-12") == "Thread-N"
