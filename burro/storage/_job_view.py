@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import datetime
 from typing import Protocol
 
@@ -48,28 +49,61 @@ class JobFields(Protocol):
 
 def frozen_job(record: JobFields, job_id: str) -> Job:
     """A frozen copy of ``record``, with freshly decoded values callers cannot alias."""
+    packed_result = record.packed_result
+    # Positional: a frozen dataclass sets each keyword field through object.__setattr__,
+    # and this runs for every job claimed and settled (the order is checked below).
     return Job(
-        id=job_id,
-        state=record.state,
-        queue=record.queue,
-        worker=record.worker,
-        function=record.function,
-        args=tuple(unpack(record.packed_args)),
-        priority=record.priority,
-        attempts=record.attempts,
-        max_attempts=record.max_attempts,
-        retry_delay_seconds=record.retry_delay_seconds,
-        timeout_seconds=record.timeout_seconds,
-        meta=unpack(record.packed_meta),
-        inserted_at=record.inserted_at,
-        scheduled_at=record.scheduled_at,
-        attempted_at=record.attempted_at,
-        completed_at=record.completed_at,
-        last_error=record.last_error,
-        errors=tuple(record.error_entries),
-        result=None if record.packed_result == PACKED_NONE else unpack(record.packed_result),
-        claimed_by=record.claimed_by,
-        cancel_requested=record.cancel_requested,
-        cancel_reason=record.cancel_reason,
-        unique_key=record.unique_key,
+        job_id,
+        record.state,
+        record.queue,
+        record.worker,
+        record.function,
+        tuple(unpack(record.packed_args)),
+        record.priority,
+        record.attempts,
+        record.max_attempts,
+        record.retry_delay_seconds,
+        record.timeout_seconds,
+        unpack(record.packed_meta),
+        record.inserted_at,
+        record.scheduled_at,
+        record.attempted_at,
+        record.completed_at,
+        record.last_error,
+        tuple(record.error_entries),
+        None if packed_result == PACKED_NONE else unpack(packed_result),
+        record.claimed_by,
+        record.cancel_requested,
+        record.cancel_reason,
+        record.unique_key,
     )
+
+
+#: The field order :func:`frozen_job` passes its values in.
+_JOB_FIELDS = [
+    "id",
+    "state",
+    "queue",
+    "worker",
+    "function",
+    "args",
+    "priority",
+    "attempts",
+    "max_attempts",
+    "retry_delay_seconds",
+    "timeout_seconds",
+    "meta",
+    "inserted_at",
+    "scheduled_at",
+    "attempted_at",
+    "completed_at",
+    "last_error",
+    "errors",
+    "result",
+    "claimed_by",
+    "cancel_requested",
+    "cancel_reason",
+    "unique_key",
+]
+if tuple(field.name for field in fields(Job)) != tuple(_JOB_FIELDS):
+    raise ImportError("burro.storage.base.Job changed its fields: update frozen_job")

@@ -61,7 +61,7 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     writer.store(key, record, append=True)
     writer.place(key, record, None)
     if unique is not None:
-        value = UNIQUE_VALUE.pack(U64.unpack(key)[0], writer.micros(now))
+        value = UNIQUE_VALUE.pack(U64.unpack(key)[0], micros(now))
         writer.txn.put(unique, value, db=writer.dbs.unique)
     return Inserted(writer.job_id(key), created=True)
 
@@ -78,7 +78,7 @@ def _live_duplicate(writer: JobWriter, unique: bytes, job: NewJob, now: datetime
     key, inserted = UNIQUE_VALUE.unpack(raw)
     window = job.unique_for_seconds
     # The index keeps the newest job's insertion time: an expired window needs no record.
-    if window is not None and writer.micros(now) - inserted >= timedelta(seconds=window) // _US:
+    if window is not None and micros(now) - inserted >= timedelta(seconds=window) // _US:
         return None
     newest = writer.load(U64.pack(key))
     if newest is None or newest.state in _DEAD:

@@ -15,6 +15,7 @@ transaction as its record (``seq`` is the 8-byte insertion sequence, the primary
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime
 from typing import NamedTuple
 
@@ -24,16 +25,13 @@ from burro.states import TaskState
 from burro.storage._codec import CorruptRecord
 from burro.storage._lmdb_env import SharedEnvironment
 from burro.storage._lmdb_keys import (
-    BY_STATE,
     COUNT,
     FAILED_DAY,
-    READY,
     STATE_CODES,
     U32,
     U64,
     claim_prefix,
     day_number,
-    job_id,
     micros,
     signed,
 )
@@ -65,6 +63,12 @@ _NOWHERE = Placement((0, 0), None, None, None, None)
 _INDEXES = ("by_state", "by_time", "ready", "claims")
 
 
+#: The first byte of each state's ``by_state``/``by_time`` keys, by state code.
+_STATE_BYTES = {code: bytes((code,)) for code in STATE_CODES.values()}
+#: The middle of a ready key, ``(priority, scheduled_at)``: see ``READY``.
+_READY_ORDER = struct.Struct(">QQ")
+
+
 def timeline(job: StoredJob) -> datetime:
     """The time a job is filed under in ``by_time``: see the module docstring."""
     if job.completed_at is not None:
@@ -83,8 +87,6 @@ class JobWriter:
         self._failure_deltas: dict[bytes, int] = {}
         self._next_seq: int | None = None
         self._claim_prefixes: dict[str, bytes] = {}
-        #: Times already converted: a batch shares its ``now`` (datetimes cache their hash).
-        self._micros: dict[datetime, int] = {}
         #: Queue ids read or created in this transaction, cached once it commits.
         self.new_queues: dict[str, int] = {}
 
@@ -149,30 +151,34 @@ class JobWriter:
         self.txn.delete(key, db=dbs.jobs)
 
     # -- indexes -------------------------------------------------------------------
-    def placement(self, key: bytes, job: StoredJob) -> Placement:
-        """The index entries ``job`` has in its current state."""
-        seq = U64.unpack(key)[0]
-        queue = self._shared.queue_ids.get(job.queue) or self.queue_id(job.queue)
-        state = STATE_CODES[job.state]
-        by_state = BY_STATE.pack(state, queue, self.micros(job.inserted_at), seq)
-        ready = claim = by_time = None
-        if job.state is _RUNNING:
-            # Running jobs are few (at most the total concurrency): no time index needed.
-            if job.claimed_by is not None:
-                claim = self._claim_prefix(job.claimed_by) + key
-        else:
-            by_time = BY_STATE.pack(state, queue, self.micros(timeline(job)), seq)
-            if job.state is _PENDING:
-                scheduled = self.micros(job.scheduled_at)
-                ready = READY.pack(queue, signed(job.priority), scheduled, seq)
-        return Placement((queue, state), by_state, by_time, ready, claim)
+    def placement(self, key: bytes, job: StoredJob, *, was: Placement | None = None) -> Placement:
+        """The index entries ``job`` has in its current state.
 
-    def micros(self, moment: datetime) -> int:
-        """:func:`~burro.storage._lmdb_keys.micros`, remembered for this transaction."""
-        found = self._micros.get(moment)
-        if found is None:
-            found = self._micros[moment] = micros(moment)
-        return found
+        ``was``: an earlier placement of the same job, whose queue and insertion time
+        (never changed after insert) are reused instead of computed again.
+        """
+        state = job.state
+        code = STATE_CODES[state]
+        if was is None or was.by_state is None:
+            queue = self._shared.queue_ids.get(job.queue) or self.queue_id(job.queue)
+            # (queue id, inserted_at, seq): the part of the by_state key a job keeps for life.
+            identity = U32.pack(queue) + U64.pack(micros(job.inserted_at)) + key
+        else:
+            queue = was.counter[0]
+            identity = was.by_state[1:]
+        head = _STATE_BYTES[code]
+        if state is _RUNNING:
+            # Running jobs are few (at most the total concurrency): no time index needed.
+            claimed_by = job.claimed_by
+            claim = None if claimed_by is None else self._claim_prefix(claimed_by) + key
+            return Placement((queue, code), head + identity, None, None, claim)
+        queue_bytes = identity[:4]
+        by_time = head + queue_bytes + U64.pack(micros(timeline(job))) + key
+        ready = None
+        if state is _PENDING:
+            order = _READY_ORDER.pack(signed(job.priority), micros(job.scheduled_at))
+            ready = queue_bytes + order + key
+        return Placement((queue, code), head + identity, by_time, ready, None)
 
     def _claim_prefix(self, runtime_id: str) -> bytes:
         prefix = self._claim_prefixes.get(runtime_id)
@@ -182,15 +188,19 @@ class JobWriter:
 
     def place(self, key: bytes, job: StoredJob, before: Placement | None) -> None:
         """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's."""
-        after = self.placement(key, job)
+        after = self.placement(key, job, was=before)
         old = _NOWHERE if before is None else before
         dbs = self.dbs
-        worker = job.worker.encode()
-        self._swap(dbs.by_state, old.by_state, after.by_state, worker)
-        self._swap(dbs.by_time, old.by_time, after.by_time, worker)
-        self._swap(dbs.ready, old.ready, after.ready, b"")
-        claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
-        self._swap(dbs.claims, old.claim, after.claim, claimed_by)
+        # Entries whose key did not change keep their value (the worker, the claimant).
+        if old.by_state != after.by_state or old.by_time != after.by_time:
+            worker = job.worker.encode()
+            self._swap(dbs.by_state, old.by_state, after.by_state, worker)
+            self._swap(dbs.by_time, old.by_time, after.by_time, worker)
+        if old.ready != after.ready:
+            self._swap(dbs.ready, old.ready, after.ready, b"")
+        if old.claim != after.claim:
+            claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
+            self._swap(dbs.claims, old.claim, after.claim, claimed_by)
         if old.counter != after.counter:
             self._count(after.counter, 1)
             if before is not None:
@@ -207,7 +217,7 @@ class JobWriter:
     def update(self, key: bytes, job: StoredJob, before: Placement) -> None:
         """Re-index and store a job changed since ``before`` was taken."""
         self.place(key, job, before)
-        self.store(key, job)
+        self.txn.put(key, job.encode(), db=self.dbs.jobs)
 
     def _count(self, counter: tuple[int, int], delta: int) -> None:
         self._count_deltas[counter] = self._count_deltas.get(counter, 0) + delta
@@ -242,5 +252,5 @@ class JobWriter:
 
     @staticmethod
     def job_id(key: bytes) -> str:
-        """The public id of primary key ``key``."""
-        return job_id(U64.unpack(key)[0])
+        """The public id of primary key ``key``: its bytes in hex, as :func:`job_id`."""
+        return key.hex()
