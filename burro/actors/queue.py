@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pykka
-
 from burro.actors._base import BurroActor
 from burro.actors._context import RuntimeContext
 from burro.actors._hub import Wake
-from burro.actors.worker import Run
 from burro.states import TaskState
 from burro.storage.base import Job, JobFilter
 
@@ -59,15 +56,8 @@ class QueueActor(BurroActor):
             self._dispatch(index, job)
 
     def _dispatch(self, index: int, job: Job) -> None:
-        ref = self._hub.assign(index, job.id)
-        if ref is not None:
-            try:
-                ref.tell(Run(job))
-                return
-            except pykka.ActorDeadError:
-                if not self._hub.free(index, job.id):
-                    return  # the worker's successor already rescued it
-        self._release([job.id], rescue=False)
+        if not self._hub.dispatch(index, job):
+            self._release([job.id], rescue=False)
 
     def _rescue_undispatched(self) -> None:
         ctx = self._ctx
