@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from itertools import islice
 
 from burro.errors import InvalidTaskError
 from burro.states import FINISHED_STATES, WAITING_STATES, TaskState
@@ -94,9 +93,23 @@ def claim_jobs(
     queue_id = writer.find_queue(queue)
     if queue_id is None or limit <= 0:
         return []
-    ready = key_range(writer.txn, writer.dbs.ready, U32.pack(queue_id))
-    entries = [entry for entry, _ in islice(ready, limit)]
-    return [_start(writer, entry[-8:], runtime_id, now) for entry in entries]
+    return [_start(writer, key, runtime_id, now) for key in _ready_keys(writer, queue_id, limit)]
+
+
+def _ready_keys(writer: JobWriter, queue_id: int, limit: int) -> list[bytes]:
+    """The primary keys of the first ``limit`` ready jobs of a queue, in claim order."""
+    prefix = U32.pack(queue_id)
+    cursor = writer.txn.cursor(db=writer.dbs.ready)
+    keys: list[bytes] = []
+    # A plain cursor walk: most claims take one to four keys, where a generator costs more.
+    positioned = cursor.set_range(prefix)
+    while positioned and len(keys) < limit:
+        entry = cursor.key()
+        if not entry.startswith(prefix):
+            break
+        keys.append(entry[-8:])
+        positioned = cursor.next()
+    return keys
 
 
 def _start(writer: JobWriter, key: bytes, runtime_id: str, now: datetime) -> Job:
