@@ -13,11 +13,7 @@ from typing import Any
 
 import pykka
 
-__all__ = ["RESERVED", "QueueHub", "Wake"]
-
-
-#: Marks a slot an enqueue has set aside for the job it is about to claim.
-RESERVED = "\x00reserved"
+__all__ = ["QueueHub", "Wake"]
 
 
 class Wake:
@@ -55,10 +51,9 @@ class QueueHub:
         """Record a WorkerActor incarnation; returns the job its predecessor held, if any."""
         with self._lock:
             stale = self._slots.get(index)
-            if stale != RESERVED:  # a reservation belongs to an enqueue, not to a worker
-                self._slots[index] = None
+            self._slots[index] = None
             self._workers[index] = ref
-        return None if stale == RESERVED else stale
+        return stale
 
     def detach_worker(self, index: int) -> None:
         """Forget a worker slot removed by scaling down."""
@@ -77,34 +72,20 @@ class QueueHub:
                 if self.may_claim(index) and self._slots.get(index) is None and ref.is_alive()
             ]
 
-    def reserve_idle(self, limit: int) -> list[int]:
-        """Set aside up to ``limit`` idle slots for jobs the caller is about to claim."""
-        with self._lock:
-            chosen = [
-                index
-                for index, ref in sorted(self._workers.items())
-                if self.may_claim(index) and self._slots.get(index) is None and ref.is_alive()
-            ][:limit]
-            for index in chosen:
-                self._slots[index] = RESERVED
-        return chosen
-
-    def assign(
-        self, index: int, job_id: str, *, reserved: bool = False
-    ) -> pykka.ActorRef[Any] | None:
+    def assign(self, index: int, job_id: str) -> pykka.ActorRef[Any] | None:
         """Give ``job_id`` to slot ``index``; returns the worker to tell, or None if gone."""
         with self._lock:
             ref = self._workers.get(index)
-            if ref is None or self._slots.get(index) != (RESERVED if reserved else None):
+            if ref is None or self._slots.get(index) is not None:
                 return None
             self._slots[index] = job_id
             return ref
 
-    def dispatch(self, index: int, job: Any, *, reserved: bool = False) -> bool:
+    def dispatch(self, index: int, job: Any) -> bool:
         """Hand ``job`` (claimed) to slot ``index``'s worker; False if it could not take it."""
         from burro.actors.worker import Run
 
-        ref = self.assign(index, job.id, reserved=reserved)
+        ref = self.assign(index, job.id)
         if ref is None:
             return False
         try:
@@ -126,10 +107,6 @@ class QueueHub:
             self._slots[index] = claimed
         return True
 
-    def unreserve(self, index: int) -> None:
-        """Give back a reserved slot that got no job."""
-        self.free(index, RESERVED)
-
     def free(self, index: int, job_id: str) -> bool:
         """Free slot ``index`` if it still holds ``job_id``; wakes waiters (drain, stop)."""
         with self._lock:
@@ -143,11 +120,7 @@ class QueueHub:
     def running_jobs(self) -> dict[int, str]:
         """Slot → job id for every busy slot."""
         with self._lock:
-            return {
-                index: job
-                for index, job in self._slots.items()
-                if job is not None and job != RESERVED
-            }
+            return {index: job for index, job in self._slots.items() if job is not None}
 
     def worker_refs(self) -> dict[int, pykka.ActorRef[Any]]:
         """Slot → current WorkerActor incarnation."""

@@ -41,7 +41,7 @@ from burro.observability.events import EventBus
 from burro.observability.reporter import LifecycleReporter
 from burro.states import TaskState
 from burro.storage import open_storage
-from burro.storage.base import Job, JobFilter, NewJob, RuntimeInfo, Storage
+from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -333,37 +333,12 @@ class BackgroundTaskManager:
     def _insert(self, request: JobRequest) -> str:
         self._require_running()
         job = self._job(request)
-        now = self.clock.now()
-        hub = self._local_hub(job, now)
-        # An idle worker here takes the queue's head in the same write as the insert:
-        # no second transaction, no round trip through the QueueActor.
-        reserved = hub.reserve_idle(1) if hub is not None else []
-        claimed: dict[str, list[Job]] = {}
-        try:
-            with self._ctx.reporter.enqueueing((job,)) as enqueue:
-                (inserted,), claimed = self._storage.insert_and_claim(
-                    enqueue.jobs, {job.queue: len(reserved)}, self.runtime_id, now
-                )
-                enqueue.stored((inserted,))
-        finally:
-            if hub is not None:
-                self._hand_over(hub, reserved, claimed.get(job.queue, []))
+        with self._ctx.reporter.enqueueing((job,)) as enqueue:
+            inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
+            enqueue.stored((inserted,))
         if inserted.created:
             self._after_insert([job], [inserted.id], inserted_all=False)
         return inserted.id
-
-    def _local_hub(self, job: NewJob, now: datetime) -> QueueHub | None:
-        """The queue of this runtime that could run ``job`` at once, if any."""
-        if not self._runs_queues or (job.scheduled_at is not None and job.scheduled_at > now):
-            return None
-        return self._ctx.hubs.get(job.queue)
-
-    def _hand_over(self, hub: QueueHub, reserved: list[int], claimed: list[Job]) -> None:
-        for index, job in zip(reserved, claimed, strict=False):
-            if not hub.dispatch(index, job, reserved=True):
-                self._storage.release(self.runtime_id, [job.id], self.clock.now(), rescue=False)
-        for index in reserved[len(claimed) :]:
-            hub.unreserve(index)
 
     def _after_insert(
         self, jobs: Sequence[NewJob], ids: Sequence[str], *, inserted_all: bool

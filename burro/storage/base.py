@@ -195,17 +195,6 @@ class Storage(Protocol):
     def insert_many(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
         """Store many jobs in one transaction; all or nothing."""
 
-    def insert_and_claim(
-        self,
-        jobs: Sequence[NewJob],
-        claims: Mapping[str, int],
-        runtime_id: str,
-        now: datetime,
-    ) -> tuple[list[Inserted], dict[str, list[Job]]]:
-        """:meth:`insert_many`, then :meth:`claim` up to ``claims[queue]`` jobs per queue,
-        in one transaction (an enqueue that finds idle workers hands them the queue's
-        head, which may be the new job, with no second write)."""
-
     # -- running -------------------------------------------------------------------
     def claim(self, queue: str, limit: int, runtime_id: str, now: datetime) -> list[Job]:
         """Mark up to ``limit`` pending jobs of ``queue`` ``running`` for ``runtime_id``.

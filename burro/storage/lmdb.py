@@ -176,28 +176,6 @@ class LmdbStorage:
             lambda writer: [transitions.settle_job(writer, item, now) for item in batch]
         )
 
-    def insert_and_claim(
-        self,
-        jobs: Sequence[NewJob],
-        claims: Mapping[str, int],
-        runtime_id: str,
-        now: datetime,
-    ) -> tuple[list[Inserted], dict[str, list[Job]]]:
-        """Insert, then claim per queue, in one transaction."""
-        now = utc(now)
-        batch = list(jobs)
-        wanted = {queue: limit for queue, limit in claims.items() if limit > 0}
-
-        def body(writer: JobWriter) -> tuple[list[Inserted], dict[str, list[Job]]]:
-            inserted = [transitions.insert_job(writer, job, now) for job in batch]
-            claimed = {
-                queue: transitions.claim_jobs(writer, queue, limit, runtime_id, now)
-                for queue, limit in wanted.items()
-            }
-            return inserted, claimed
-
-        return self._write(body)
-
     def settle_and_claim(
         self,
         settlements: Sequence[Settlement],

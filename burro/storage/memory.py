@@ -109,16 +109,14 @@ class MemoryStorage:
 
     def insert_many(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
         """Store many jobs in one transaction; all or nothing."""
+        now = utc(now)
         with self._transaction():
-            return self._insert_all(jobs, utc(now))
-
-    def _insert_all(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
-        staged: list[JobRecord] = []
-        claimed_keys: dict[bytes, str] = {}
-        outcomes = [self._stage(job, now, staged, claimed_keys) for job in jobs]
-        # Nothing is visible until every job of the batch was encoded successfully.
-        self._commit(staged, claimed_keys)
-        return outcomes
+            staged: list[JobRecord] = []
+            claimed_keys: dict[bytes, str] = {}
+            outcomes = [self._stage(job, now, staged, claimed_keys) for job in jobs]
+            # Nothing is visible until every job of the batch was encoded successfully.
+            self._commit(staged, claimed_keys)
+            return outcomes
 
     def _stage(
         self, job: NewJob, now: datetime, staged: list[JobRecord], claimed_keys: dict[bytes, str]
@@ -156,23 +154,6 @@ class MemoryStorage:
         return newest.id
 
     # -- running -------------------------------------------------------------------
-    def insert_and_claim(
-        self,
-        jobs: Sequence[NewJob],
-        claims: Mapping[str, int],
-        runtime_id: str,
-        now: datetime,
-    ) -> tuple[list[Inserted], dict[str, list[Job]]]:
-        """Insert, then claim per queue, in one transaction."""
-        with self._transaction():
-            inserted = self._insert_all(jobs, utc(now))
-            claimed = {
-                queue: self._claim(queue, limit, runtime_id, utc(now))
-                for queue, limit in claims.items()
-                if limit > 0
-            }
-            return inserted, claimed
-
     def claim(self, queue: str, limit: int, runtime_id: str, now: datetime) -> list[Job]:
         """Mark up to ``limit`` pending jobs of ``queue`` ``running`` for ``runtime_id``."""
         now = utc(now)

@@ -47,16 +47,6 @@ class NoopStorage:
         """No job is running, so every settlement is ignored."""
         return [None] * len(settlements)
 
-    def insert_and_claim(
-        self,
-        jobs: Sequence[NewJob],
-        claims: Mapping[str, int],
-        runtime_id: str,
-        now: datetime,
-    ) -> tuple[list[Inserted], dict[str, list[Job]]]:
-        """Accepts the jobs, stores nothing, claims nothing."""
-        return self.insert_many(jobs, now), {}
-
     def settle_and_claim(
         self,
         settlements: Sequence[Settlement],

@@ -104,22 +104,3 @@ def test_unmarked_worker_that_reached_storage_is_discarded_without_running(
         assert status.attempts == 1
         assert "InvalidTaskError" in (status.last_error or "")
     assert recorder.calls == []
-
-
-def test_a_failed_insert_gives_its_reserved_worker_back(
-    start_manager: Factory, recorder: workers.Recorder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    manager = start_manager(queues={"default": {"concurrency": 1}})
-
-    def full_disk(*_args: object) -> None:
-        raise burro.StorageError("no space left on device")
-
-    # The store fails under the enqueue, after an idle slot was set aside for it.
-    monkeypatch.setattr(manager._storage, "insert_and_claim", full_disk)
-    with pytest.raises(burro.StorageError, match="no space"):
-        manager.enqueue_task(workers.record, args=[1])
-    assert manager._ctx.hubs["default"].idle_slots() == [0]
-    monkeypatch.undo()
-    task_id = manager.enqueue_task(workers.record, args=[2])
-    recorder.wait_for(lambda: recorder.runs[2] == 1)
-    assert manager.get_task_status(task_id).attempts == 1

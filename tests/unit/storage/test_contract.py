@@ -445,7 +445,7 @@ class TestSettle:
 
 
 class TestCombinedWrites:
-    """``settle_and_claim`` / ``insert_and_claim``: a claim rides along in the same write."""
+    """``settle_and_claim``: a finished job's slot takes its next job in the same write."""
 
     def test_settles_then_claims_per_queue_in_claim_order(self, storage: Storage) -> None:
         running = claim_only(storage, insert(storage))
@@ -476,28 +476,6 @@ class TestCombinedWrites:
         )
         assert settled == [None]
         assert [job.id for job in claimed["default"]] == [waiting]
-
-    def test_insert_and_claim_hands_out_the_head_of_the_queue(self, storage: Storage) -> None:
-        older_urgent = insert(storage, priority=0)
-        inserted, claimed = storage.insert_and_claim(
-            [new_job(priority=3), new_job(queue="emails")], {"default": 1}, RUNTIME, at(1)
-        )
-        assert all(row.created for row in inserted)
-        assert [job.id for job in claimed["default"]] == [older_urgent]  # priority holds
-        assert state_of(storage, inserted[0].id) is TaskState.PENDING
-        _, again = storage.insert_and_claim([new_job()], {"default": 2}, RUNTIME, at(2))
-        assert len(again["default"]) == 2  # the waiting one and the new one
-        assert all(job.claimed_by == RUNTIME for job in again["default"])
-        assert queue_counts(storage) == expected_counts(running=3)
-
-    def test_insert_and_claim_is_all_or_nothing(self, storage: Storage) -> None:
-        waiting = insert(storage)
-        with pytest.raises(BurroError):
-            storage.insert_and_claim(
-                [new_job(), new_job(args=(object(),))], {"default": 1}, RUNTIME, at(1)
-            )
-        assert state_of(storage, waiting) is TaskState.PENDING
-        assert queue_counts(storage) == expected_counts(pending=1)
 
 
 class TestCancel:
