@@ -70,7 +70,7 @@ class SchedulerActor(BurroActor):
             self._poll(now)
         self._fire_recurring(now)
         self._promote(now)
-        self._arm(now)
+        self._arm()
 
     def _fire_recurring(self, now: datetime) -> None:
         # A fire this late is still "on time" for catch_up="none" (the scheduler is timer
@@ -102,7 +102,7 @@ class SchedulerActor(BurroActor):
         if hub is not None:
             hub.wake()
 
-    def _arm(self, now: datetime) -> None:
+    def _arm(self) -> None:
         candidates = [self._next_poll_at, self._ctx.storage.next_due_at(), self._next_fire_at]
         when = min(c for c in candidates if c is not None)
         if self._timer is not None and self._timer_at == when:

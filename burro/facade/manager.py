@@ -316,7 +316,7 @@ class BackgroundTaskManager:
         with self._ctx.reporter.enqueueing(jobs) as enqueue:
             inserted = self._storage.insert_many(enqueue.jobs, self.clock.now())
             enqueue.stored(inserted)
-        self._after_insert(jobs, [r.id for r in inserted if r.created], inserted_all=True)
+        self._after_insert(jobs, [r.id for r in inserted if r.created])
         return [r.id for r in inserted]
 
     def _request_from_mapping(self, task: Mapping[str, Any], index: int) -> JobRequest:
@@ -337,12 +337,10 @@ class BackgroundTaskManager:
             inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
             enqueue.stored((inserted,))
         if inserted.created:
-            self._after_insert([job], [inserted.id], inserted_all=False)
+            self._after_insert([job], [inserted.id])
         return inserted.id
 
-    def _after_insert(
-        self, jobs: Sequence[NewJob], ids: Sequence[str], *, inserted_all: bool
-    ) -> None:
+    def _after_insert(self, jobs: Sequence[NewJob], ids: Sequence[str]) -> None:
         if not self._runs_queues or not ids:
             return
         now = self.clock.now()
