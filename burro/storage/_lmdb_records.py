@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from burro.states import TaskState
 from burro.storage._codec import CorruptRecord, pack, pack_value, unpack
@@ -140,13 +139,6 @@ class StoredJob:
         entry = ErrorEntry(attempt=self.attempts, at=now, error=error)
         self.errors = [entry] if self.errors is None else [*self.errors, entry]
         self.last_error = error
-
-    def set_result(self, result: Any) -> None:
-        """Keep ``result`` if msgpack can encode it, else nothing."""
-        try:
-            self.packed_result = pack(result)
-        except (TypeError, ValueError, OverflowError):
-            self.packed_result = PACKED_NONE
 
     @property
     def error_entries(self) -> list[ErrorEntry]:

@@ -58,12 +58,8 @@ class Lifeline:
 
     @property
     def exit(self) -> Exit | None:
-        """The recorded exit (final once :meth:`has_exited`)."""
+        """The recorded exit (final once the actor's thread is done with its code)."""
         return self._exit
-
-    def has_exited(self) -> bool:
-        """Whether the actor's thread is done with its code."""
-        return self._exited.is_set()
 
     def record(self, exit_: Exit) -> None:
         """Remember why the actor exits; a failure replaces a normal stop, never another failure."""
