@@ -25,6 +25,7 @@ from burro.storage._lmdb_keys import (
 from burro.storage._lmdb_read import key_range, queue_table, timeline_entries
 from burro.storage._lmdb_records import StoredJob, utc
 from burro.storage._lmdb_writer import JobWriter
+from burro.storage._release import put_back
 from burro.storage.base import Cancel, Complete, Fail, Inserted, Job, NewJob, Settlement
 
 __all__ = [
@@ -185,27 +186,11 @@ def _claimed_keys(writer: JobWriter, prefix: bytes) -> Iterator[bytes]:
 
 
 def _put_back(writer: JobWriter, key: bytes, now: datetime, *, rescue: bool) -> Job:
-    """Return a claimed job to the queue, ending it if it must not run again.
-
-    A job whose cancellation was asked while it ran ends ``cancelled`` rather than
-    running again; a rescued job with no attempts left is discarded as interrupted.
-    """
+    """Return a claimed job to the queue (see :func:`burro.storage._release.put_back`)."""
     job = writer.must_load(key)
     before = writer.placement(key, job)
-    if job.cancel_requested:
-        job.finish(TaskState.CANCELLED, now)
-    elif not rescue:
-        job.attempts -= 1
-        job.state = TaskState.PENDING
-        job.claimed_by = None
-    elif job.attempts >= job.max_attempts:
-        message = f"interrupted: runtime {job.claimed_by} stopped while running attempt"
-        job.record_failure(f"{message} {job.attempts}", now)
+    if put_back(job, now, rescue=rescue):
         writer.count_failure(job, now)
-        job.finish(TaskState.DISCARDED, now)
-    else:
-        job.state = TaskState.PENDING
-        job.claimed_by = None
     writer.update(key, job, before)
     return job.to_job(writer.job_id(key))
 

@@ -22,6 +22,7 @@ from burro.states import FINISHED_STATES, TaskState
 from burro.storage._codec import pack_value, unpack
 from burro.storage._memory_index import JobIndex, micros
 from burro.storage._memory_record import JobRecord, utc
+from burro.storage._release import put_back
 from burro.storage.base import (
     Complete,
     Fail,
@@ -263,30 +264,10 @@ class MemoryStorage:
         for job_id in wanted:
             record = self._jobs[job_id]
             with self._changing(record):
-                self._put_back(record, now, rescue=rescue)
+                if put_back(record, now, rescue=rescue):
+                    self._count_failure(record.queue, now)
             released.append(record.to_job())
         return released
-
-    def _put_back(self, record: JobRecord, now: datetime, *, rescue: bool) -> None:
-        """Return a claimed job to the queue, ending it if it must not run again.
-
-        A job whose cancellation was asked while it ran ends ``cancelled`` rather than
-        running again.
-        """
-        if record.cancel_requested:
-            record.finish(TaskState.CANCELLED, now)
-        elif not rescue:
-            record.attempts -= 1
-            record.state = TaskState.PENDING
-            record.claimed_by = None
-        elif record.attempts >= record.max_attempts:
-            message = f"interrupted: runtime {record.claimed_by} stopped while running attempt"
-            record.record_failure(f"{message} {record.attempts}", now)
-            self._count_failure(record.queue, now)
-            record.finish(TaskState.DISCARDED, now)
-        else:
-            record.state = TaskState.PENDING
-            record.claimed_by = None
 
     def promote(self, now: datetime, limit: int) -> dict[str, int]:
         """Make up to ``limit`` due ``scheduled``/``retryable`` jobs ``pending``."""
