@@ -36,8 +36,9 @@ __all__ = ["DEFAULT_MAP_SIZE", "Databases", "SharedEnvironment", "open_shared"]
 
 _T = TypeVar("_T")
 
-#: The initial map: address space only (the file grows with use), doubled when full.
-DEFAULT_MAP_SIZE = 256 << 20
+#: The initial map, doubled when full. The data file is as large as the map and backed
+#: by real disk blocks (see :func:`_reserve`), so this is also the smallest store on disk.
+DEFAULT_MAP_SIZE = 16 << 20
 #: Growing stops here: a store this large is more likely a runaway than real work.
 _MAX_MAP_SIZE = 1 << 44
 _MAX_READERS = 1024
@@ -111,10 +112,6 @@ class _ReaderGate:
 _RETRY_BATCH = (lmdb.MapFullError, lmdb.MapResizedError)
 
 
-class _Discard(Exception):
-    """A lone writer's body failed: roll its transaction back, report to it alone."""
-
-
 class SharedEnvironment:
     """An open LMDB environment and the in-process state every user of it shares."""
 
@@ -137,10 +134,11 @@ class SharedEnvironment:
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:
         """Run ``body`` in a write transaction and commit it; return what it returned.
 
-        Concurrent writers share one transaction (group commit): each body runs in its
-        own nested transaction, so one that raises is rolled back alone. ``body`` may
-        run more than once: when the map is full the batch is rolled back, the map
-        doubled and every body run again, so it must act on the transaction only.
+        Concurrent writers share one transaction (group commit). If one of their bodies
+        raises, the shared transaction is rolled back and every body runs again in a
+        transaction of its own, so a failing writer fails alone. ``body`` may therefore
+        run more than once (also when the map is full: the batch is rolled back, the map
+        doubled and every body run again), so it must act on the transaction only.
         """
         if fsync and not self.synced:
             self._sync_requested = True
@@ -149,66 +147,68 @@ class SharedEnvironment:
 
     def _commit_batch(self, tickets: list[Ticket]) -> None:
         with self._writer:
-            while True:
-                try:
-                    self._write_once(tickets)
-                except lmdb.MapFullError:
-                    self._grow()
-                    continue
-                except lmdb.MapResizedError:
-                    self._gate.exclusive(lambda: self.env.set_mapsize(0))
-                    continue
-                if self._sync_requested:
-                    self._sync_requested = False
-                    self.env.sync(True)
-                return
+            batch = tickets
+            while batch:
+                culprit = self._commit(batch)
+                if culprit is None:
+                    break
+                # The others go on together; the one that raised runs alone, told its error.
+                batch = [ticket for ticket in batch if ticket is not culprit]
+                self._commit([culprit])
+            if self._sync_requested:
+                self._sync_requested = False
+                self.env.sync(True)
 
-    def _write_once(self, tickets: list[Ticket]) -> None:
+    def _commit(self, tickets: list[Ticket]) -> Ticket | None:
+        """Run every body in one transaction and commit it, growing the map as needed.
+
+        If a body of a batch of several raises, everything is rolled back and its ticket
+        returned; the lone writer of a batch of one is told its error instead.
+        """
+        while True:
+            try:
+                return self._write_once(tickets)
+            except lmdb.MapFullError:
+                self._grow()
+            except lmdb.MapResizedError:
+                self._gate.exclusive(lambda: self.env.set_mapsize(0))
+
+    def _write_once(self, tickets: list[Ticket]) -> Ticket | None:
         txn = self.env.begin(write=True)
+        ticket = tickets[0]
         try:
-            if len(tickets) == 1:
-                self._run_alone(txn, tickets[0])
-            else:
-                for ticket in tickets:
-                    self._run_nested(txn, ticket)
-        except _Discard:
-            self._gate.exclusive(txn.abort)
-            return
+            for ticket in tickets:
+                ticket.succeed(ticket.item(txn))
+        except _RETRY_BATCH:
+            self._abort(txn)
+            raise
+        except Exception as error:
+            self._abort(txn)
+            if len(tickets) > 1:
+                return ticket
+            ticket.fail(error)
+            return None
         except BaseException:
-            # py-lmdb's abort of a write transaction waits until no read operation is in
-            # flight, which readers in other threads can postpone for ever: hold them back.
-            self._gate.exclusive(txn.abort)
+            self._abort(txn)
             raise
         txn.commit()
+        return None
 
-    def _run_alone(self, txn: lmdb.Transaction[bytes], ticket: Ticket) -> None:
-        try:
-            ticket.succeed(ticket.item(txn))
-        except _RETRY_BATCH:
-            raise
-        except Exception as error:
-            ticket.fail(error)
-            raise _Discard from error
-
-    def _run_nested(self, txn: lmdb.Transaction[bytes], ticket: Ticket) -> None:
-        nested = self.env.begin(write=True, parent=txn)
-        try:
-            result = ticket.item(nested)
-        except _RETRY_BATCH:
-            self._gate.exclusive(nested.abort)
-            raise
-        except Exception as error:
-            self._gate.exclusive(nested.abort)
-            ticket.fail(error)
-            return
-        nested.commit()
-        ticket.succeed(result)
+    def _abort(self, txn: lmdb.Transaction[bytes]) -> None:
+        # py-lmdb's abort of a write transaction waits until no read operation is in
+        # flight, which readers in other threads can postpone for ever: hold them back.
+        self._gate.exclusive(txn.abort)
 
     def _grow(self) -> None:
         size = self.env.info()["map_size"]
         if size >= _MAX_MAP_SIZE:
             raise StorageError(f"{self.path}: the store is full ({size} bytes)")
         self._gate.exclusive(lambda: self.env.set_mapsize(size * 2))
+        try:
+            _reserve(self.path, size * 2)
+        except StorageError:
+            self._gate.exclusive(lambda: self.env.set_mapsize(size))
+            raise
 
     def read(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
         """Run ``body`` in one read transaction (a consistent snapshot)."""
@@ -301,10 +301,14 @@ def _open_environment(directory: Path, *, fsync: bool, map_size: int) -> SharedE
             max_readers=_MAX_READERS,
             sync=fsync,
             metasync=fsync,
+            # Commits write through the map instead of copying every dirty page with a
+            # system call: about twice as many transactions per second.
+            writemap=True,
         )
     except lmdb.Error as error:
         raise StorageError(f"{directory}: cannot open the store: {_explain(error)}") from error
     try:
+        _reserve(directory, env.info()["map_size"])
         return SharedEnvironment(directory, env, synced=fsync)
     except lmdb.Error as error:
         env.close()
@@ -312,6 +316,26 @@ def _open_environment(directory: Path, *, fsync: bool, map_size: int) -> SharedE
     except StorageError:
         env.close()
         raise
+
+
+def _reserve(directory: Path, size: int) -> None:
+    """Back the first ``size`` bytes of the data file with disk blocks.
+
+    With ``writemap`` LMDB writes to the file through shared memory, and the file is
+    sparse. A write to a hole on a full disk would kill the process (SIGBUS) instead of
+    failing one transaction, so the whole map is allocated up front: a full disk then
+    fails the growth, cleanly, before anything is written there.
+    """
+    try:
+        descriptor = os.open(directory / "data.mdb", os.O_RDWR)
+        try:
+            os.posix_fallocate(descriptor, 0, size)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise StorageError(
+            f"{directory}: cannot reserve {size} bytes of disk for the store: {error}"
+        ) from error
 
 
 def _explain(error: lmdb.Error) -> str:

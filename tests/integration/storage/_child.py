@@ -28,7 +28,7 @@ from pathlib import Path
 
 from burro.errors import StorageError
 from burro.storage import JobFilter, NewJob, RuntimeInfo
-from burro.storage.lmdb import LmdbStorage
+from burro.storage.lmdb import DEFAULT_MAP_SIZE, LmdbStorage
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -88,7 +88,9 @@ def flood(store: LmdbStorage, _: str) -> None:
 
 def main(command: str, data_dir: str, argument: str = "") -> None:
     try:
-        store = LmdbStorage(Path(data_dir), durability="process")
+        # A flooded disk is tiny: start with a map it can hold, so the store opens.
+        map_size = (256 << 10) if command == "flood" else DEFAULT_MAP_SIZE
+        store = LmdbStorage(Path(data_dir), durability="process", map_size=map_size)
     except StorageError as error:
         say(str(error))
         return

@@ -32,6 +32,19 @@ def map_size(store: LmdbStorage) -> int:
     return int(store._shared.env.info()["map_size"])
 
 
+def allocated_bytes(store_dir: Path) -> int:
+    """Disk blocks of the data file (LMDB writes through the map: holes would be fatal)."""
+    return (store_dir / "data.mdb").stat().st_blocks * 512
+
+
+def test_a_new_store_has_disk_blocks_for_its_whole_map(store_dir: Path) -> None:
+    store = LmdbStorage(store_dir, durability="process", map_size=1 << 20)
+    try:
+        assert allocated_bytes(store_dir) >= map_size(store) >= 1 << 20
+    finally:
+        store.close()
+
+
 # -- a full map --------------------------------------------------------------------------
 def test_a_full_map_grows_and_nothing_is_lost(store_dir: Path) -> None:
     store = LmdbStorage(store_dir, durability="process", map_size=256 << 10)
@@ -41,6 +54,7 @@ def test_a_full_map_grows_and_nothing_is_lost(store_dir: Path) -> None:
     batch = [item.id for item in store.insert_many([job(n, payload=300) for n in range(3000)], NOW)]
     claimed = store.claim("default", 1000, "rt", NOW)
     assert map_size(store) >= 8 * initial
+    assert allocated_bytes(store_dir) >= map_size(store)  # a full disk fails a growth, not a write
     assert len(set(single + batch)) == 3300
     assert len(claimed) == 1000
     assert store.counts()["default"] == {

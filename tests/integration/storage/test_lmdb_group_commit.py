@@ -35,9 +35,9 @@ def test_concurrent_inserts_commit_together_and_a_bad_one_fails_alone(
     commits: list[int] = []
     real_write_once = shared._write_once
 
-    def counting_write_once(tickets: list[Any]) -> None:
+    def counting_write_once(tickets: list[Any]) -> Any:
         commits.append(len(tickets))
-        real_write_once(tickets)
+        return real_write_once(tickets)
 
     shared._write_once = counting_write_once  # type: ignore[method-assign]
     holder = threading.Thread(
@@ -61,7 +61,9 @@ def test_concurrent_inserts_commit_together_and_a_bad_one_fails_alone(
     release.set()
     for thread in [holder, *writers]:
         thread.join(10)
-    assert commits == [1, 5]  # the five writers shared one transaction (and one fsync)
+    # The five writers shared one transaction; the bad one's error rolled it back, the
+    # bad one then failed alone and the four good ones committed together.
+    assert commits == [1, 5, 1, 4]
     assert isinstance(outcomes.pop("bad"), InvalidTaskError)
     assert all(storage.get(job_id) is not None for job_id in outcomes.values())
     assert storage.counts()["default"][TaskState.PENDING] == 4
