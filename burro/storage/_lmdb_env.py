@@ -30,6 +30,7 @@ import lmdb
 
 from burro._group_commit import GroupCommitter, Ticket
 from burro.errors import StorageError
+from burro.storage._lmdb_counters import CounterCache
 from burro.storage._lmdb_liveness import RuntimeLocks
 
 __all__ = ["DEFAULT_MAP_SIZE", "Databases", "SharedEnvironment", "open_shared"]
@@ -129,6 +130,8 @@ class SharedEnvironment:
         self._sync_requested = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
+        #: Counter values of the open write transaction (see :mod:`._lmdb_counters`).
+        self.counters = CounterCache()
         self.runtime_locks = RuntimeLocks(path / "runtimes")
 
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:
@@ -175,6 +178,7 @@ class SharedEnvironment:
 
     def _write_once(self, tickets: list[Ticket]) -> Ticket | None:
         txn = self.env.begin(write=True)
+        self.counters.begin(txn.id())
         ticket = tickets[0]
         try:
             for ticket in tickets:
@@ -191,12 +195,15 @@ class SharedEnvironment:
         except BaseException:
             self._abort(txn)
             raise
+        txn_id = txn.id()
         txn.commit()
+        self.counters.committed(txn_id)
         return None
 
     def _abort(self, txn: lmdb.Transaction[bytes]) -> None:
         # py-lmdb's abort of a write transaction waits until no read operation is in
         # flight, which readers in other threads can postpone for ever: hold them back.
+        self.counters.rolled_back()
         self._gate.exclusive(txn.abort)
 
     def _grow(self) -> None:

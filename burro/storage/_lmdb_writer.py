@@ -83,6 +83,7 @@ class JobWriter:
         self.txn = txn
         self.dbs = shared.dbs
         self._shared = shared
+        self._counters = shared.counters
         self._count_deltas: dict[tuple[int, int], int] = {}
         self._failure_deltas: dict[bytes, int] = {}
         self._next_seq: int | None = None
@@ -118,8 +119,11 @@ class JobWriter:
     def next_seq(self) -> int:
         """A fresh insertion sequence number (the counter is written by :meth:`flush`)."""
         if self._next_seq is None:
-            raw = self.txn.get(_NEXT_SEQ, db=self.dbs.meta)
-            self._next_seq = 1 if raw is None else U64.unpack(raw)[0]
+            known = self._counters.current.get(_NEXT_SEQ)
+            if known is None:
+                raw = self.txn.get(_NEXT_SEQ, db=self.dbs.meta)
+                known = 1 if raw is None else U64.unpack(raw)[0]
+            self._next_seq = known
         seq = self._next_seq
         self._next_seq += 1
         return seq
@@ -230,21 +234,28 @@ class JobWriter:
     # -- commit --------------------------------------------------------------------
     def flush(self) -> None:
         """Write the counters this transaction changed."""
-        counts = {COUNT.pack(*counter): delta for counter, delta in self._count_deltas.items()}
-        self._apply(self.dbs.counts, counts)
-        self._apply(self.dbs.failed, self._failure_deltas)
+        counters = self._counters
+        for counter, delta in self._count_deltas.items():
+            if delta:
+                key = COUNT.pack(*counter)
+                counters.wrote(key, self._add(self.dbs.counts, key, delta, counters.current))
+        for key, delta in self._failure_deltas.items():
+            self._add(self.dbs.failed, key, delta, {})
         if self._next_seq is not None:
             self.txn.put(_NEXT_SEQ, U64.pack(self._next_seq), db=self.dbs.meta)
+            counters.wrote(_NEXT_SEQ, self._next_seq)
 
-    def _apply(self, db: lmdb._Database, deltas: dict[bytes, int]) -> None:
-        for counter, delta in deltas.items():
-            if not delta:
-                continue
-            raw = self.txn.get(counter, db=db)
-            total = (0 if raw is None else U64.unpack(raw)[0]) + delta
-            if total < 0:
-                raise CorruptRecord(f"counter {counter.hex()} would go negative")
-            self.txn.put(counter, U64.pack(total), db=db)
+    def _add(self, db: lmdb._Database, key: bytes, delta: int, known: dict[bytes, int]) -> int:
+        """Add ``delta`` to the counter ``key`` (its value taken from ``known`` if there)."""
+        value = known.get(key)
+        if value is None:
+            raw = self.txn.get(key, db=db)
+            value = 0 if raw is None else U64.unpack(raw)[0]
+        total = value + delta
+        if total < 0:
+            raise CorruptRecord(f"counter {key.hex()} would go negative")
+        self.txn.put(key, U64.pack(total), db=db)
+        return total
 
     def publish(self) -> None:
         """After commit: remember the queue ids this transaction saw."""

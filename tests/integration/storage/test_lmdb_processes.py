@@ -147,3 +147,28 @@ def test_a_map_grown_by_another_process_is_adopted(
         assert small.counts()["default"][TaskState.PENDING] == 20
     finally:
         small.close()
+
+
+def test_counts_and_ids_stay_exact_when_another_process_writes_in_between(
+    store: LmdbStorage, store_dir: Path, spawn: Callable[..., Child]
+) -> None:
+    """A process trusts the counters it wrote itself only while nobody else has written."""
+    mine = fill(store, 10)
+    store.claim("default", 2, "rt-here", NOW)
+    claimer = spawn("claim", str(store_dir), "rt-there")
+    assert claimer.read() == "ready"
+    claimer.send("go")
+    assert len(claimer.read()) == 8
+    assert claimer.finish() == 0
+    filler = spawn("fill", str(store_dir), "5")
+    theirs = filler.read()
+    assert filler.finish() == 0
+    later = fill(store, 3)
+    store.claim("default", 1, "rt-here", NOW)
+    assert len(set(mine + theirs + later)) == 18
+    assert store.counts()["default"] == {
+        **dict.fromkeys(TaskState, 0),
+        TaskState.PENDING: 2,
+        TaskState.RUNNING: 11,
+    }
+    assert store.counts()["filled"][TaskState.PENDING] == 5
