@@ -39,6 +39,8 @@ class QueueHub:
         self._workers: dict[int, pykka.ActorRef[Any]] = {}
         self._queue_ref: pykka.ActorRef[Any] | None = None
         self._wake_pending = False
+        #: Jobs this runtime inserted into the queue so far (see :meth:`inserted`).
+        self.inserts = 0
 
     # -- actors announce themselves -------------------------------------------------
     def attach_queue(self, ref: pykka.ActorRef[Any]) -> None:
@@ -128,6 +130,18 @@ class QueueHub:
             return dict(self._workers)
 
     # -- waking the QueueActor -------------------------------------------------------
+    def inserted(self) -> None:
+        """Jobs were just committed to this queue: wake the QueueActor if a slot is idle.
+
+        Busy workers claim their next job themselves. A worker whose claim came too early
+        for these jobs, and which frees its slot only after this check, sees ``inserts``
+        changed and wakes the QueueActor itself.
+        """
+        with self._lock:
+            self.inserts += 1
+        if self.idle_slots():
+            self.wake()
+
     def wake(self) -> None:
         """Ask the QueueActor to look for work, unless a wake is already on its way."""
         with self._lock:

@@ -58,8 +58,9 @@ class WorkerActor(BurroActor):
         # Run jobs back to back while the inbox is empty: each outcome is committed
         # together with the claim of this slot's next job (no QueueActor round trip).
         while job is not None:
+            inserts = self._hub.inserts  # before the claim: see _continue_with
             next_job = self._run_one(job)
-            job = self._continue_with(job, next_job)
+            job = self._continue_with(job, next_job, inserts)
 
     def _run_one(self, job: Job) -> Job | None:
         """Execute one job and commit its outcome; returns the next job claimed for this slot."""
@@ -73,8 +74,13 @@ class WorkerActor(BurroActor):
             self._ctx.wake_scheduler()
         return next_job
 
-    def _continue_with(self, finished: Job, next_job: Job | None) -> Job | None:
-        """Hand this still-held slot to ``next_job``, or free it."""
+    def _continue_with(self, finished: Job, next_job: Job | None, inserts: int) -> Job | None:
+        """Hand this still-held slot to ``next_job``, or free it.
+
+        ``inserts``: the queue's insert count before this slot's claim. Jobs inserted
+        since then may have found this slot busy and woken nobody: then wake the
+        QueueActor now that the slot is free.
+        """
         hub, ctx = self._hub, self._ctx
         if next_job is not None:
             if hub.replace(self._index, finished.id, next_job.id):
@@ -84,7 +90,9 @@ class WorkerActor(BurroActor):
                 return None
             ctx.storage.release(ctx.runtime_id, [next_job.id], ctx.clock.now(), rescue=False)
         hub.free(self._index, finished.id)
-        hub.wake()  # work enqueued while this slot looked busy is picked up now
+        if next_job is None and hub.inserts == inserts:
+            return None  # nothing was inserted that this slot's claim could have missed
+        hub.wake()
         return None
 
     def _execute(self, job: Job) -> Outcome:

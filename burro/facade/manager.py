@@ -347,10 +347,7 @@ class BackgroundTaskManager:
         if any(job.scheduled_at is not None and job.scheduled_at > now for job in jobs):
             self._ctx.wake_scheduler()
         for name in {job.queue for job in jobs}:
-            hub = self._ctx.hubs[name]
-            # Busy workers take the next job themselves; only idle ones need waking.
-            if hub.idle_slots():
-                hub.wake()
+            self._ctx.hubs[name].inserted()
 
     # -- recurring tasks -----------------------------------------------------------
     def schedule_recurring_task(
