@@ -15,6 +15,7 @@ from burro.config import Config
 from burro.cron import next_fire_at, parse_schedule
 from burro.errors import InvalidTaskError
 from burro.facade._worker import WorkerResolver, worker_path
+from burro.storage._codec import pack_value
 from burro.storage.base import NewJob, RecurringRecord
 
 __all__ = [
@@ -68,7 +69,7 @@ def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> 
     target = resolver.resolve(worker, function, may_import=True)
     opts = {**target.options, **{k: v for k, v in request.options.items() if v is not None}}
     queue = _queue(opts.get("queue", config.default_queue_name), config)
-    args = _args(request.args)
+    args, packed_args = _args(request.args)
     unique_for = _optional_positive("unique_for_seconds", opts.get("unique_for_seconds"))
     return NewJob(
         queue=queue,
@@ -86,6 +87,7 @@ def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> 
         unique_for_seconds=unique_for,
         meta=_meta(opts.get("meta")),
         scheduled_at=request.scheduled_at,
+        packed_args=packed_args,
     )
 
 
@@ -155,11 +157,11 @@ def _queue(name: object, config: Config) -> str:
     return name
 
 
-def _args(args: Any) -> tuple[Any, ...]:
+def _args(args: Any) -> tuple[tuple[Any, ...], bytes]:
+    """The args as a tuple, and encoded as they will be stored (checking that they can be)."""
     if not isinstance(args, (list, tuple)):
         raise InvalidTaskError(f"args must be a list or tuple, not {type(args).__name__}")
-    _check_encodable("args", list(args))
-    return tuple(args)
+    return tuple(args), pack_value(list(args), "args")
 
 
 def _meta(meta: Any) -> dict[str, Any]:
@@ -172,10 +174,7 @@ def _meta(meta: Any) -> dict[str, Any]:
 
 
 def _check_encodable(name: str, value: Any) -> None:
-    try:
-        msgpack.packb(value, datetime=True)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidTaskError(f"{name} cannot be stored (msgpack): {exc}") from exc
+    pack_value(value, name)
 
 
 def _is_number(value: object) -> bool:

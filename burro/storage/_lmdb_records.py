@@ -71,7 +71,9 @@ class StoredJob:
             queue=job.queue,
             worker=job.worker,
             function=job.function,
-            packed_args=pack_value(list(job.args), "args"),
+            packed_args=(
+                pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args
+            ),
             priority=job.priority,
             attempts=0,
             max_attempts=job.max_attempts,

@@ -60,6 +60,8 @@ class NewJob:
     unique_for_seconds: float | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     scheduled_at: datetime | None = None
+    #: ``args`` already encoded by the facade (which had to check them anyway), or None.
+    packed_args: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
