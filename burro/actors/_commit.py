@@ -9,6 +9,7 @@ finishing at once cost one transaction and one claim per queue.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import AbstractContextManager
 from typing import NamedTuple
 
 from burro._group_commit import GroupCommitter, Ticket
@@ -26,10 +27,17 @@ class _Finished(NamedTuple):
 class SettlementBatcher:
     """Commits the settlements of concurrent workers together."""
 
-    def __init__(self, storage: Storage, runtime_id: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        runtime_id: str,
+        clock: Clock,
+        turn: AbstractContextManager[object],
+    ) -> None:
         self._storage = storage
         self._runtime_id = runtime_id
         self._clock = clock
+        self._turn = turn
         self._group = GroupCommitter(self._commit)
 
     def finish(
@@ -61,9 +69,10 @@ class SettlementBatcher:
     def _apply(self, batch: list[Ticket]) -> None:
         items: list[_Finished] = [ticket.item for ticket in batch]
         wanted = Counter(item.next_from for item in items if item.next_from is not None)
-        settled, claimed = self._storage.settle_and_claim(
-            [item.settlement for item in items], wanted, self._runtime_id, self._clock.now()
-        )
+        with self._turn:  # see burro._turns
+            settled, claimed = self._storage.settle_and_claim(
+                [item.settlement for item in items], wanted, self._runtime_id, self._clock.now()
+            )
         pools = {queue: list(reversed(jobs)) for queue, jobs in claimed.items()}
         for ticket, item, job in zip(batch, items, settled, strict=True):
             pool = pools.get(item.next_from or "")

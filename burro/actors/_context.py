@@ -6,11 +6,13 @@ import contextlib
 import random
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from burro._turns import turns_for
 from burro.actors._commit import SettlementBatcher
 from burro.actors._hub import QueueHub
 from burro.clock import Clock
@@ -67,10 +69,13 @@ class RuntimeContext:
     cancel_requests: set[str] = field(default_factory=set)
     reporter: LifecycleReporter = field(init=False)
     commit: SettlementBatcher = field(init=False)
+    #: Taken around each enqueue, settlement and claim (see :mod:`burro._turns`).
+    turn: AbstractContextManager[object] = field(init=False)
 
     def __post_init__(self) -> None:
         self.reporter = LifecycleReporter(self.events)
-        self.commit = SettlementBatcher(self.storage, self.runtime_id, self.clock)
+        self.turn = turns_for(self.config.backend, self.config.durability)
+        self.commit = SettlementBatcher(self.storage, self.runtime_id, self.clock, self.turn)
 
     def cancel_check(self, job_id: str) -> Callable[[], bool]:
         """A cheap predicate telling a running job whether its cancel was asked."""

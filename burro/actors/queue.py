@@ -50,10 +50,11 @@ class QueueActor(BurroActor):
         if not idle:
             return
         ctx = self._ctx
-        jobs = ctx.storage.claim(self._queue, len(idle), ctx.runtime_id, ctx.clock.now())
-        self.crash_point()  # a fault here strands the claims: the next incarnation rescues them
-        for index, job in zip(idle, jobs, strict=False):
-            self._dispatch(index, job)
+        with ctx.turn:  # see burro._turns
+            jobs = ctx.storage.claim(self._queue, len(idle), ctx.runtime_id, ctx.clock.now())
+            self.crash_point()  # a fault here strands the claims: the next incarnation rescues them
+            for index, job in zip(idle, jobs, strict=False):
+                self._dispatch(index, job)
 
     def _dispatch(self, index: int, job: Job) -> None:
         if not self._hub.dispatch(index, job):

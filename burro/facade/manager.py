@@ -332,12 +332,13 @@ class BackgroundTaskManager:
 
     def _insert(self, request: JobRequest) -> str:
         self._require_running()
-        job = self._job(request)
-        with self._ctx.reporter.enqueueing((job,)) as enqueue:
-            inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
-            enqueue.stored((inserted,))
-        if inserted.created:
-            self._after_insert([job], [inserted.id])
+        with self._ctx.turn:
+            job = self._job(request)
+            with self._ctx.reporter.enqueueing((job,)) as enqueue:
+                inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
+                enqueue.stored((inserted,))
+            if inserted.created:
+                self._after_insert([job], [inserted.id])
         return inserted.id
 
     def _after_insert(self, jobs: Sequence[NewJob], ids: Sequence[str]) -> None:

@@ -40,3 +40,27 @@ def test_a_job_enqueued_while_the_worker_frees_its_slot_is_picked_up(
         burro.TaskState.COMPLETED,
         burro.TaskState.COMPLETED,
     ]
+
+
+def test_enqueueing_from_a_job_and_from_an_event_subscriber_never_deadlocks(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    """Producers and workers take turns through burro's bookkeeping (burro._turns): an
+    enqueue from a running job, or from a subscriber, must still go through."""
+    manager = start_manager()
+    workers.chained["manager"] = manager
+    seen: list[str] = []
+
+    def follow_up(_: str, payload: dict[str, object]) -> None:
+        if str(payload["worker"]).endswith("add") and not seen:
+            seen.append(manager.enqueue_task(workers.record, args=["from a subscriber"]))
+
+    manager.events.subscribe("job.completed", follow_up)
+    manager.enqueue_task(workers.enqueues_another, args=["chain"])
+    manager.enqueue_task(workers.add, args=[1, 2])
+    recorder.wait_for(lambda: len(recorder.calls) == 4)
+    drain(manager, timeout=10)
+    assert sorted(value for name, value in recorder.calls if name == "record") == [
+        "chain follow-up",
+        "from a subscriber",
+    ]

@@ -128,3 +128,13 @@ class Videos:
 
 def not_marked(value: Any) -> None:
     recorder.record("not_marked", value)
+
+
+#: The runtime ``enqueues_another`` enqueues into (set by the test).
+chained: dict[str, burro.BackgroundTaskManager] = {}
+
+
+@burro.worker
+def enqueues_another(value: Any) -> None:
+    recorder.record("enqueues_another", value)
+    chained["manager"].enqueue_task(record, args=[f"{value} follow-up"])

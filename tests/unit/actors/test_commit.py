@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from burro._group_commit import Ticket
 from burro.actors._commit import SettlementBatcher, _Finished
 from burro.clock import ManualClock
@@ -18,7 +20,7 @@ def test_merged_outcomes_claim_next_jobs_and_a_bad_result_fails_alone() -> None:
                 NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
             )
         first, second = storage.claim("default", 2, "rt", clock.now())
-        batcher = SettlementBatcher(storage, "rt", clock)
+        batcher = SettlementBatcher(storage, "rt", clock, contextlib.nullcontext())
         good = Ticket(_Finished(Complete(first.id, "rt", 1, result="fine"), "default"))
         bad = Ticket(_Finished(Complete(second.id, "rt", 1, result=object()), "default"))
         batcher._commit([good, bad])
