@@ -130,6 +130,8 @@ class SharedEnvironment:
         self._sync_requested = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
+        #: Runtime id -> its key prefix in the claims index (see ``claim_prefix``).
+        self.claim_prefixes: dict[str, bytes] = {}
         #: Counter values of the open write transaction (see :mod:`._lmdb_counters`).
         self.counters = CounterCache()
         self.runtime_locks = RuntimeLocks(path / "runtimes")

@@ -65,8 +65,10 @@ _INDEXES = ("by_state", "by_time", "ready", "claims")
 
 #: The first byte of each state's ``by_state``/``by_time`` keys, by state code.
 _STATE_BYTES = {code: bytes((code,)) for code in STATE_CODES.values()}
-#: The middle of a ready key, ``(priority, scheduled_at)``: see ``READY``.
-_READY_ORDER = struct.Struct(">QQ")
+#: The head of a ``by_state``/``by_time`` key, ``(state, queue id, time)``: see ``BY_STATE``.
+_TIMED = struct.Struct(">BIQ")
+#: The head of a ready key, ``(queue id, priority, scheduled_at)``: see ``READY``.
+_READY_HEAD = struct.Struct(">IQQ")
 
 
 def timeline(job: StoredJob) -> datetime:
@@ -87,7 +89,6 @@ class JobWriter:
         self._count_deltas: dict[tuple[int, int], int] = {}
         self._failure_deltas: dict[bytes, int] = {}
         self._next_seq: int | None = None
-        self._claim_prefixes: dict[str, bytes] = {}
         #: Queue ids read or created in this transaction, cached once it commits.
         self.new_queues: dict[str, int] = {}
 
@@ -165,29 +166,27 @@ class JobWriter:
         code = STATE_CODES[state]
         if was is None or was.by_state is None:
             queue = self._shared.queue_ids.get(job.queue) or self.queue_id(job.queue)
-            # (queue id, inserted_at, seq): the part of the by_state key a job keeps for life.
-            identity = U32.pack(queue) + U64.pack(micros(job.inserted_at)) + key
+            by_state = _TIMED.pack(code, queue, micros(job.inserted_at)) + key
         else:
             queue = was.counter[0]
-            identity = was.by_state[1:]
-        head = _STATE_BYTES[code]
+            # (queue id, inserted_at, seq): the part of the by_state key a job keeps for life.
+            by_state = _STATE_BYTES[code] + was.by_state[1:]
         if state is _RUNNING:
             # Running jobs are few (at most the total concurrency): no time index needed.
             claimed_by = job.claimed_by
             claim = None if claimed_by is None else self._claim_prefix(claimed_by) + key
-            return Placement((queue, code), head + identity, None, None, claim)
-        queue_bytes = identity[:4]
-        by_time = head + queue_bytes + U64.pack(micros(timeline(job))) + key
+            return Placement((queue, code), by_state, None, None, claim)
+        by_time = _TIMED.pack(code, queue, micros(timeline(job))) + key
         ready = None
         if state is _PENDING:
-            order = _READY_ORDER.pack(signed(job.priority), micros(job.scheduled_at))
-            ready = queue_bytes + order + key
-        return Placement((queue, code), head + identity, by_time, ready, None)
+            ready = _READY_HEAD.pack(queue, signed(job.priority), micros(job.scheduled_at)) + key
+        return Placement((queue, code), by_state, by_time, ready, None)
 
     def _claim_prefix(self, runtime_id: str) -> bytes:
-        prefix = self._claim_prefixes.get(runtime_id)
+        prefixes = self._shared.claim_prefixes
+        prefix = prefixes.get(runtime_id)
         if prefix is None:
-            prefix = self._claim_prefixes[runtime_id] = claim_prefix(runtime_id)
+            prefix = prefixes[runtime_id] = claim_prefix(runtime_id)
         return prefix
 
     def place(self, key: bytes, job: StoredJob, before: Placement | None) -> None:
