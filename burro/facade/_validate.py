@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from burro.storage.base import NewJob, RecurringRecord
 
 __all__ = [
     "JobRequest",
+    "JobTemplates",
     "build_job",
     "check_aware",
     "recurring_record",
@@ -88,6 +89,57 @@ def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> 
         meta=_meta(opts.get("meta")),
         scheduled_at=request.scheduled_at,
         packed_args=packed_args,
+    )
+
+
+class JobTemplates:
+    """Builds many jobs that differ only in their args, validating the rest once.
+
+    ``enqueue_many`` of one kind of job checks the worker, function and options of the
+    first and reuses them; requests with unhashable options (a ``meta`` dict) are
+    validated in full.
+    """
+
+    def __init__(self, config: Config, resolver: WorkerResolver) -> None:
+        self._config = config
+        self._resolver = resolver
+        self._templates: dict[Hashable, NewJob] = {}
+
+    def build(self, request: JobRequest) -> NewJob:
+        """The job for ``request``: as :func:`build_job` would build it."""
+        # Types too: True == 1, yet priority=True is an error where priority=1 is not.
+        options = tuple((name, type(value), value) for name, value in request.options.items())
+        try:
+            kind = (request.worker, request.function, request.scheduled_at, options)
+            template = self._templates.get(kind)
+        except TypeError:
+            return build_job(request, self._config, self._resolver)
+        if template is None:
+            template = self._templates[kind] = build_job(request, self._config, self._resolver)
+            return template
+        return _from_template(template, request.args)
+
+
+def _from_template(template: NewJob, raw_args: Any) -> NewJob:
+    args, packed_args = _args(raw_args)
+    queue, worker, function = template.queue, template.worker, template.function
+    unique_key = None
+    if template.unique_key is not None:
+        unique_key = _unique_key(queue, worker, function, args)
+    return NewJob(
+        queue,
+        worker,
+        function,
+        args,
+        template.priority,
+        template.max_attempts,
+        template.retry_delay_seconds,
+        template.timeout_seconds,
+        unique_key,
+        template.unique_for_seconds,
+        dict(template.meta),
+        template.scheduled_at,
+        packed_args,
     )
 
 

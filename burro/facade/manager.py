@@ -29,6 +29,7 @@ from burro.config import Config, load_config
 from burro.errors import InvalidTaskError, RuntimeNotRunning, StorageError, TaskNotFound
 from burro.facade._validate import (
     JobRequest,
+    JobTemplates,
     build_job,
     recurring_record,
     reject_unknown_options,
@@ -312,7 +313,8 @@ class BackgroundTaskManager:
     def enqueue_many(self, tasks: Iterable[Mapping[str, Any]]) -> list[str]:
         """Store many jobs in one transaction (all or none); returns their ids in order."""
         self._require_running()
-        jobs = [self._job(self._request_from_mapping(task, i)) for i, task in enumerate(tasks)]
+        templates = JobTemplates(self.config, self._resolver)
+        jobs = [templates.build(self._request_from_mapping(t, i)) for i, t in enumerate(tasks)]
         with self._ctx.reporter.enqueueing(jobs) as enqueue:
             inserted = self._storage.insert_many(enqueue.jobs, self.clock.now())
             enqueue.stored(inserted)

@@ -1,0 +1,71 @@
+"""enqueue_many's templates: jobs built from a validated template equal fully validated ones."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import pytest
+
+import burro
+from burro.config import load_config
+from burro.facade._validate import JobRequest, JobTemplates, build_job
+from burro.facade._worker import WorkerResolver
+from burro.storage import NewJob
+
+
+@burro.worker(max_attempts=7)
+def resize(path: str, width: int) -> None:
+    """A worker to enqueue (never run here)."""
+
+
+CONFIG = load_config({"queues": {"default": {"concurrency": 1}, "media": {"concurrency": 2}}})
+
+
+def every_field(job: NewJob) -> dict[str, Any]:
+    return {field.name: getattr(job, field.name) for field in fields(job)}
+
+
+def request(args: list[Any], **options: Any) -> JobRequest:
+    return JobRequest(resize, "resize", args, options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"queue": "media", "priority": 3, "timeout_seconds": 5},
+        {"unique_for_seconds": 60},
+        {"meta": {"batch": 1}},  # unhashable: validated in full every time
+    ],
+)
+def test_jobs_from_a_template_equal_fully_validated_ones(options: dict[str, Any]) -> None:
+    resolver = WorkerResolver(())
+    templates = JobTemplates(CONFIG, resolver)
+    for n in range(3):
+        built = templates.build(request([f"{n}.png", n], **options))
+        expected = build_job(request([f"{n}.png", n], **options), CONFIG, resolver)
+        assert every_field(built) == every_field(expected)
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "message"),
+    [
+        ({"priority": 1}, {"priority": True}, "priority"),
+        ({"max_attempts": 2}, {"max_attempts": 2.0}, "max_attempts"),
+    ],
+)
+def test_an_option_equal_to_a_valid_one_but_of_another_type_is_still_refused(
+    good: dict[str, Any], bad: dict[str, Any], message: str
+) -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()))
+    templates.build(request(["a.png", 1], **good))
+    with pytest.raises(burro.InvalidTaskError, match=message):
+        templates.build(request(["b.png", 2], **bad))
+
+
+def test_bad_args_of_a_later_job_are_refused() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()))
+    templates.build(request(["a.png", 1]))
+    with pytest.raises(burro.InvalidTaskError, match="args"):
+        templates.build(request(["b.png", object()]))
