@@ -38,7 +38,7 @@ from burro.storage._lmdb_keys import (
 from burro.storage._lmdb_read import load_job, queue_key
 from burro.storage._lmdb_records import StoredJob
 
-__all__ = ["JobWriter", "Placement", "timeline"]
+__all__ = ["JobWriter", "Placement"]
 
 _PENDING = TaskState.PENDING
 _RUNNING = TaskState.RUNNING
@@ -69,13 +69,6 @@ _STATE_BYTES = {code: bytes((code,)) for code in STATE_CODES.values()}
 _TIMED = struct.Struct(">BIQ")
 #: The head of a ready key, ``(queue id, priority, scheduled_at)``: see ``READY``.
 _READY_HEAD = struct.Struct(">IQQ")
-
-
-def timeline(job: StoredJob) -> datetime:
-    """The time a job is filed under in ``by_time``: see the module docstring."""
-    if job.completed_at is not None:
-        return job.completed_at
-    return job.scheduled_at
 
 
 class JobWriter:
@@ -176,10 +169,13 @@ class JobWriter:
             claimed_by = job.claimed_by
             claim = None if claimed_by is None else self._claim_prefix(claimed_by) + key
             return Placement((queue, code), by_state, None, None, claim)
-        by_time = _TIMED.pack(code, queue, micros(timeline(job))) + key
+        # by_time files a finished job under completed_at, any other under scheduled_at.
+        scheduled = micros(job.scheduled_at)
+        timed = scheduled if job.completed_at is None else micros(job.completed_at)
+        by_time = _TIMED.pack(code, queue, timed) + key
         ready = None
         if state is _PENDING:
-            ready = _READY_HEAD.pack(queue, signed(job.priority), micros(job.scheduled_at)) + key
+            ready = _READY_HEAD.pack(queue, signed(job.priority), scheduled) + key
         return Placement((queue, code), by_state, by_time, ready, None)
 
     def _claim_prefix(self, runtime_id: str) -> bytes:
@@ -188,6 +184,16 @@ class JobWriter:
         if prefix is None:
             prefix = prefixes[runtime_id] = claim_prefix(runtime_id)
         return prefix
+
+    def place_new(self, key: bytes, job: StoredJob) -> None:
+        """Index a job just stored, which has no index entries yet (and no claim)."""
+        placed = self.placement(key, job)
+        dbs = self.dbs
+        worker = job.worker.encode()
+        self._swap(dbs.by_state, None, placed.by_state, worker)
+        self._swap(dbs.by_time, None, placed.by_time, worker)
+        self._swap(dbs.ready, None, placed.ready, b"")
+        self._count(placed.counter, 1)
 
     def place(self, key: bytes, job: StoredJob, before: Placement | None) -> None:
         """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's."""
