@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from rich.console import Console
 
-from benchmarks import end_to_end
+from benchmarks import bounds, end_to_end
 from benchmarks.__main__ import main, scenario_names
 from benchmarks._measure import Stats, percentile
 from benchmarks._registry import SCENARIOS, select
@@ -93,3 +94,18 @@ def test_a_profile_is_tallied_by_function_and_thread() -> None:
     assert profile.total["run (a.py)"] == 5
     assert function_of("f (x.py:12)") == "f (x.py)"
     assert thread_kind("thread (0x9): Thread-12") == "Thread-N"
+
+
+@pytest.mark.parametrize("name", ["burro", "huey"])
+@pytest.mark.parametrize("what", ["producer alone", "workers alone", "end to end"])
+def test_each_bound_is_measured_for_both_systems(name: str, what: str) -> None:
+    assert bounds.measure(name, what, jobs=20, concurrency=2)["jobs/s"] > 0
+
+
+def test_the_bounds_table_adds_what_both_sides_alone_would_give() -> None:
+    results = {(name, what): 100.0 for name in ("burro", "huey") for what in bounds._MEASURES}
+    console = Console(record=True, width=200)
+    console.print(bounds.table(results, 20, 1))
+    text = console.export_text()
+    assert "end to end, one CPU" in text
+    assert "50" in text.splitlines()[-2]  # 1 / (1/100 + 1/100)
