@@ -68,7 +68,10 @@ class SettlementBatcher:
 
     def _apply(self, batch: list[Ticket]) -> None:
         items: list[_Finished] = [ticket.item for ticket in batch]
-        wanted = Counter(item.next_from for item in items if item.next_from is not None)
+        if len(items) == 1:  # the common case, without counting
+            wanted = {} if items[0].next_from is None else {items[0].next_from: 1}
+        else:
+            wanted = Counter(item.next_from for item in items if item.next_from is not None)
         with self._turn:  # see burro._turns
             settled, claimed = self._storage.settle_and_claim(
                 [item.settlement for item in items], wanted, self._runtime_id, self._clock.now()
