@@ -1,4 +1,4 @@
-"""Every scenario, in the order of issue 7."""
+"""Every scenario, in the order of DESIGN.md section 5's speed targets."""
 
 from __future__ import annotations
 
