@@ -1,4 +1,4 @@
-"""Every scenario, in the order of DESIGN.md section 5's speed targets."""
+"""Every scenario, numbered in the order the results table lists them."""
 
 from __future__ import annotations
 
