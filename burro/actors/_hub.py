@@ -139,7 +139,10 @@ class QueueHub:
         """
         with self._lock:
             self.inserts += 1
-        if self.idle_slots():
+            idle = not (self.paused or self.stopping) and any(
+                job is None for index, job in self._slots.items() if index < self.concurrency
+            )
+        if idle:  # a slot whose worker just died is fine: the QueueActor looks again
             self.wake()
 
     def wake(self) -> None:
