@@ -8,11 +8,14 @@ finishing at once cost one transaction and one claim per queue.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import NamedTuple
 
 from burro._group_commit import GroupCommitter, Ticket
+from burro.actors._hub import QueueHub
 from burro.clock import Clock
 from burro.storage.base import Job, Settlement, Storage
 
@@ -21,7 +24,10 @@ __all__ = ["SettlementBatcher"]
 
 class _Finished(NamedTuple):
     settlement: Settlement
+    #: The queue to claim the slot's next job from, or None.
     next_from: str | None
+    #: The worker slot (of queue ``next_from``) the next job is for.
+    slot: int = 0
 
 
 class SettlementBatcher:
@@ -33,21 +39,26 @@ class SettlementBatcher:
         runtime_id: str,
         clock: Clock,
         turn: AbstractContextManager[object],
+        hubs: Mapping[str, QueueHub],
     ) -> None:
         self._storage = storage
         self._runtime_id = runtime_id
         self._clock = clock
         self._turn = turn
+        self._hubs = hubs
         self._group = GroupCommitter(self._commit)
 
     def finish(
-        self, settlement: Settlement, next_from: str | None
+        self, settlement: Settlement, next_from: str | None, slot: int = 0
     ) -> tuple[Job | None, Job | None]:
         """Commit ``settlement`` and claim one job of queue ``next_from`` in the same write.
 
+        The claimed job is recorded as claimed for ``slot`` of that queue's hub before
+        its claims lock is let go, so the QueueActor never takes it for a stranded claim.
         Returns the settled job (None if the settlement was stale) and the claimed job.
         """
-        result: tuple[Job | None, Job | None] = self._group.run(_Finished(settlement, next_from))
+        item = _Finished(settlement, next_from, slot)
+        result: tuple[Job | None, Job | None] = self._group.run(item)
         return result
 
     def _commit(self, batch: list[Ticket]) -> None:
@@ -72,11 +83,27 @@ class SettlementBatcher:
             wanted = {} if items[0].next_from is None else {items[0].next_from: 1}
         else:
             wanted = Counter(item.next_from for item in items if item.next_from is not None)
-        with self._turn:  # see burro._turns
-            settled, claimed = self._storage.settle_and_claim(
-                [item.settlement for item in items], wanted, self._runtime_id, self._clock.now()
-            )
-        pools = {queue: list(reversed(jobs)) for queue, jobs in claimed.items()}
-        for ticket, item, job in zip(batch, items, settled, strict=True):
-            pool = pools.get(item.next_from or "")
-            ticket.succeed((job, pool.pop() if pool else None))
+        with self._claims_locked(wanted):
+            with self._turn:  # see burro._turns
+                settled, claimed = self._storage.settle_and_claim(
+                    [item.settlement for item in items], wanted, self._runtime_id, self._clock.now()
+                )
+            pools = {queue: list(reversed(jobs)) for queue, jobs in claimed.items()}
+            for ticket, item, job in zip(batch, items, settled, strict=True):
+                pool = pools.get(item.next_from or "")
+                next_job = pool.pop() if pool else None
+                if next_job is not None:
+                    self._hubs[next_job.queue].claimed_for(item.slot, next_job.id)
+                ticket.succeed((job, next_job))
+
+    def _claims_locked(self, queues: Mapping[str, int]) -> AbstractContextManager[object]:
+        """The claims locks of the hubs of ``queues``, taken in name order."""
+        if not queues:
+            return contextlib.nullcontext()
+        if len(queues) == 1:
+            (queue,) = queues
+            return self._hubs[queue].claims_lock
+        stack = contextlib.ExitStack()
+        for queue in sorted(queues):
+            stack.enter_context(self._hubs[queue].claims_lock)
+        return stack

@@ -75,7 +75,9 @@ class RuntimeContext:
     def __post_init__(self) -> None:
         self.reporter = LifecycleReporter(self.events)
         self.turn = turns_for(self.config.backend, self.config.durability)
-        self.commit = SettlementBatcher(self.storage, self.runtime_id, self.clock, self.turn)
+        self.commit = SettlementBatcher(
+            self.storage, self.runtime_id, self.clock, self.turn, self.hubs
+        )
 
     def cancel_check(self, job_id: str) -> Callable[[], bool]:
         """A cheap predicate telling a running job whether its cancel was asked."""

@@ -36,7 +36,12 @@ class QueueHub:
         self._lock = threading.Lock()
         self._activity = activity
         self._slots: dict[int, str | None] = {}
+        #: Slot -> the job claimed for it in a settlement, until the slot takes it over.
+        self._claimed: dict[int, str] = {}
         self._workers: dict[int, pykka.ActorRef[Any]] = {}
+        #: Held while claims for this queue's slots are committed and recorded, and while
+        #: the QueueActor looks for claims no slot holds: a claim in between is not lost.
+        self.claims_lock = threading.Lock()
         self._queue_ref: pykka.ActorRef[Any] | None = None
         self._wake_pending = False
         #: Jobs this runtime inserted into the queue so far (see :meth:`inserted`).
@@ -49,13 +54,18 @@ class QueueHub:
             self._queue_ref = ref
             self._wake_pending = False
 
-    def attach_worker(self, index: int, ref: pykka.ActorRef[Any]) -> str | None:
-        """Record a WorkerActor incarnation; returns the job its predecessor held, if any."""
+    def attach_worker(self, index: int, ref: pykka.ActorRef[Any]) -> tuple[str | None, str | None]:
+        """Record a WorkerActor incarnation; returns what its predecessor left behind.
+
+        That is the job it was running, and the job claimed for it next if it died
+        before taking that one over (each ``None`` if there is none).
+        """
         with self._lock:
-            stale = self._slots.get(index)
+            running = self._slots.get(index)
+            claimed = self._claimed.pop(index, None)
             self._slots[index] = None
             self._workers[index] = ref
-        return stale
+        return running, claimed
 
     def detach_worker(self, index: int) -> None:
         """Forget a worker slot removed by scaling down."""
@@ -101,9 +111,19 @@ class QueueHub:
         """Whether slot ``index`` may take another job now."""
         return not (self.paused or self.stopping) and index < self.concurrency
 
-    def replace(self, index: int, finished: str, claimed: str) -> bool:
-        """Hand slot ``index`` from ``finished`` straight to ``claimed`` (no idle moment)."""
+    def claimed_for(self, index: int, job_id: str) -> None:
+        """``job_id`` was claimed for slot ``index``, which has yet to take it over."""
         with self._lock:
+            self._claimed[index] = job_id
+
+    def replace(self, index: int, finished: str, claimed: str) -> bool:
+        """Hand slot ``index`` from ``finished`` straight to ``claimed`` (no idle moment).
+
+        False if the slot moved on meanwhile: the caller must then release ``claimed``.
+        """
+        with self._lock:
+            if self._claimed.get(index) == claimed:
+                del self._claimed[index]
             if self._slots.get(index) != finished:
                 return False
             self._slots[index] = claimed
@@ -123,6 +143,12 @@ class QueueHub:
         """Slot → job id for every busy slot."""
         with self._lock:
             return {index: job for index, job in self._slots.items() if job is not None}
+
+    def held_jobs(self) -> set[str]:
+        """Every job a slot runs, or was claimed for a slot that has yet to take it."""
+        with self._lock:
+            running = {job for job in self._slots.values() if job is not None}
+            return running | set(self._claimed.values())
 
     def worker_refs(self) -> dict[int, pykka.ActorRef[Any]]:
         """Slot → current WorkerActor incarnation."""

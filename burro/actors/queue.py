@@ -62,18 +62,24 @@ class QueueActor(BurroActor):
 
     def _rescue_undispatched(self) -> None:
         ctx = self._ctx
-        held = set(self._hub.running_jobs().values())
-        running, _ = ctx.storage.list_jobs(
-            JobFilter(states=frozenset({TaskState.RUNNING}), queue=self._queue),
-            offset=0,
-            limit=_MAX_RECONCILE,
-        )
-        stranded = [j.id for j in running if j.claimed_by == ctx.runtime_id and j.id not in held]
-        if stranded:
-            logger.warning(
-                "rescuing %d job(s) claimed but never started on %s", len(stranded), self._queue
+        # Under the claims lock: a worker's claim is either not committed yet or recorded.
+        with self._hub.claims_lock:
+            held = self._hub.held_jobs()
+            running, _ = ctx.storage.list_jobs(
+                JobFilter(states=frozenset({TaskState.RUNNING}), queue=self._queue),
+                offset=0,
+                limit=_MAX_RECONCILE,
             )
-            self._release(stranded, rescue=True)
+            stranded = [
+                j.id for j in running if j.claimed_by == ctx.runtime_id and j.id not in held
+            ]
+            if stranded:
+                logger.warning(
+                    "rescuing %d job(s) claimed but never started on %s",
+                    len(stranded),
+                    self._queue,
+                )
+                self._release(stranded, rescue=True)
 
     def _release(self, job_ids: list[str], *, rescue: bool) -> None:
         ctx = self._ctx

@@ -41,10 +41,13 @@ class WorkerActor(BurroActor):
         self._index = index
 
     def on_start(self) -> None:
-        """Take the slot over; a job held by a crashed predecessor is rescued."""
-        stale = self._hub.attach_worker(self._index, self.actor_ref)
-        if stale is not None:
-            self._rescue(stale)
+        """Take the slot over; jobs held by a crashed predecessor are put back."""
+        running, claimed = self._hub.attach_worker(self._index, self.actor_ref)
+        if running is not None:
+            self._rescue(running)  # its attempt was interrupted: it counts
+        if claimed is not None:  # never started: its attempt is given back
+            ctx = self._ctx
+            ctx.storage.release(ctx.runtime_id, [claimed], ctx.clock.now(), rescue=False)
         self._hub.wake()
 
     def handle(self, message: Any) -> Any:
@@ -108,7 +111,7 @@ class WorkerActor(BurroActor):
     def _settle(self, job: Job, outcome: Outcome) -> tuple[Job | None, Job | None]:
         next_from = self._hub.name if self._hub.may_claim(self._index) else None
         try:
-            return self._ctx.commit.finish(self._settlement(job, outcome), next_from)
+            return self._ctx.commit.finish(self._settlement(job, outcome), next_from, self._index)
         except StorageError:
             if not self._hub.stopping:
                 raise  # the supervisor restarts this worker; the job is rescued

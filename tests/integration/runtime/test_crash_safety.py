@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
+
 import burro
+from burro.actors._hub import QueueHub
 from burro.states import TaskState
 from burro.testing import crash_actor, drain
 from tests.integration.runtime import workers
@@ -102,3 +106,66 @@ def test_restart_is_reported_as_an_event(
     crash_actor(manager, "CleanupActor")
     got.wait_for(lambda: got.runs["CleanupActor"] == 1)
     assert manager.health()["status"] == "ok"
+
+
+def test_a_queue_actor_restarting_while_a_worker_claims_its_next_job_leaves_that_job_alone(
+    start_manager: Factory, recorder: workers.Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker has committed the claim of its next job but not yet recorded it in the
+    slot table when the QueueActor restarts and looks for claims nobody holds: that job
+    is held, not stranded, and must run once, not be put back and run again."""
+    manager = start_manager(poll_interval_seconds=3600, queues={"default": {"concurrency": 1}})
+    manager.pause_queue("default")
+    first = manager.enqueue_task(workers.record, args=["first"])
+    second = manager.enqueue_task(workers.record, args=["second"])
+    restarted = threading.Event()
+    real_replace = QueueHub.replace
+
+    def replace_after_a_queue_actor_restart(
+        hub: QueueHub, index: int, finished: str, claimed: str
+    ) -> bool:
+        if not restarted.is_set():
+            crash_actor(manager, "QueueActor:default")
+            wait_until(
+                lambda: _node(manager.supervision_tree(), "QueueActor:default")["restarts"] == 1
+            )
+            restarted.set()
+        return real_replace(hub, index, finished, claimed)
+
+    monkeypatch.setattr(QueueHub, "replace", replace_after_a_queue_actor_restart)
+    manager.resume_queue("default")
+    recorder.wait_for(lambda: recorder.runs["second"] >= 1)
+    drain(manager, timeout=10)
+    assert restarted.is_set()
+    assert (recorder.runs["first"], recorder.runs["second"]) == (1, 1)
+    assert [manager.get_task_status(t).attempts for t in (first, second)] == [1, 1]
+
+
+def test_a_worker_dying_after_claiming_its_next_job_gives_that_job_back_unstarted(
+    start_manager: Factory, recorder: workers.Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim of the slot's next job is committed, then the worker dies before taking
+    it over: its next incarnation puts the job back, its attempt given back (it never
+    started), and the job runs once."""
+    manager = start_manager(poll_interval_seconds=3600, queues={"default": {"concurrency": 1}})
+    manager.pause_queue("default")
+    first = manager.enqueue_task(workers.record, args=["first"])
+    second = manager.enqueue_task(workers.record, args=["second"])
+    died = threading.Event()
+    real_replace = QueueHub.replace
+
+    def die_once(hub: QueueHub, index: int, finished: str, claimed: str) -> bool:
+        if not died.is_set():
+            died.set()
+            raise RuntimeError("the worker dies holding a claim it has not taken over")
+        return real_replace(hub, index, finished, claimed)
+
+    monkeypatch.setattr(QueueHub, "replace", die_once)
+    manager.resume_queue("default")
+    recorder.wait_for(lambda: recorder.runs["second"] >= 1)
+    drain(manager, timeout=10)
+    assert died.is_set()
+    assert (recorder.runs["first"], recorder.runs["second"]) == (1, 1)
+    statuses = [manager.get_task_status(t) for t in (first, second)]
+    assert [s.status for s in statuses] == [TaskState.COMPLETED, TaskState.COMPLETED]
+    assert [s.attempts for s in statuses] == [1, 1]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
 from burro._group_commit import Ticket
 from burro.actors._commit import SettlementBatcher, _Finished
+from burro.actors._hub import QueueHub
 from burro.clock import ManualClock
 from burro.states import TaskState
 from burro.storage import Complete, NewJob, open_storage
@@ -20,13 +22,15 @@ def test_merged_outcomes_claim_next_jobs_and_a_bad_result_fails_alone() -> None:
                 NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
             )
         first, second = storage.claim("default", 2, "rt", clock.now())
-        batcher = SettlementBatcher(storage, "rt", clock, contextlib.nullcontext())
+        hubs = {"default": QueueHub("default", 2, threading.Condition())}
+        batcher = SettlementBatcher(storage, "rt", clock, contextlib.nullcontext(), hubs)
         good = Ticket(_Finished(Complete(first.id, "rt", 1, result="fine"), "default"))
         bad = Ticket(_Finished(Complete(second.id, "rt", 1, result=object()), "default"))
         batcher._commit([good, bad])
         settled, claimed = good.result
         assert settled.state is TaskState.COMPLETED
         assert claimed is not None and claimed.state is TaskState.RUNNING
+        assert claimed.id in hubs["default"].held_jobs()  # recorded before the lock is let go
         assert bad.error is not None  # its neighbour was committed regardless
         assert storage.get(second.id).state is TaskState.RUNNING  # still held, not lost
     finally:
