@@ -81,8 +81,12 @@ class QueueHub:
             return [
                 index
                 for index, ref in sorted(self._workers.items())
-                if self.may_claim(index) and self._slots.get(index) is None and ref.is_alive()
+                if self._free(index) and ref.is_alive()
             ]
+
+    def _free(self, index: int) -> bool:
+        # Under the lock: slot ``index`` holds no job and may take one.
+        return self.may_claim(index) and self._slots.get(index) is None
 
     def assign(self, index: int, job_id: str) -> pykka.ActorRef[Any] | None:
         """Give ``job_id`` to slot ``index``; returns the worker to tell, or None if gone."""
@@ -165,9 +169,7 @@ class QueueHub:
         """
         with self._lock:
             self.inserts += 1
-            idle = not (self.paused or self.stopping) and any(
-                job is None for index, job in self._slots.items() if index < self.concurrency
-            )
+            idle = any(self._free(index) for index in self._workers)
         if idle:  # a slot whose worker just died is fine: the QueueActor looks again
             self.wake()
 

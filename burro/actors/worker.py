@@ -45,9 +45,8 @@ class WorkerActor(BurroActor):
         running, claimed = self._hub.attach_worker(self._index, self.actor_ref)
         if running is not None:
             self._rescue(running)  # its attempt was interrupted: it counts
-        if claimed is not None:  # never started: its attempt is given back
-            ctx = self._ctx
-            ctx.storage.release(ctx.runtime_id, [claimed], ctx.clock.now(), rescue=False)
+        if claimed is not None:
+            self._give_back(claimed)
         self._hub.wake()
 
     def handle(self, message: Any) -> Any:
@@ -84,14 +83,14 @@ class WorkerActor(BurroActor):
         since then may have found this slot busy and woken nobody: then wake the
         QueueActor now that the slot is free.
         """
-        hub, ctx = self._hub, self._ctx
+        hub = self._hub
         if next_job is not None:
             if hub.replace(self._index, finished.id, next_job.id):
                 if self.actor_inbox.empty():
                     return next_job
                 self.actor_ref.tell(Run(next_job))  # let crash/stop messages in first
                 return None
-            ctx.storage.release(ctx.runtime_id, [next_job.id], ctx.clock.now(), rescue=False)
+            self._give_back(next_job.id)
         hub.free(self._index, finished.id)
         if next_job is None and hub.inserts == inserts:
             return None  # nothing was inserted that this slot's claim could have missed
@@ -143,6 +142,11 @@ class WorkerActor(BurroActor):
             config.max_retry_delay_seconds,
             self._ctx.rng,
         )
+
+    def _give_back(self, job_id: str) -> None:
+        """Put back a job claimed for this slot that never started (its attempt returned)."""
+        ctx = self._ctx
+        ctx.storage.release(ctx.runtime_id, [job_id], ctx.clock.now(), rescue=False)
 
     def _rescue(self, job_id: str) -> None:
         jobs = self._ctx.storage.release(

@@ -14,7 +14,7 @@ import msgpack
 from burro.config import Config
 from burro.cron import next_fire_at, parse_schedule
 from burro.errors import InvalidTaskError
-from burro.facade._worker import WorkerResolver, worker_path
+from burro.facade._worker import WORKER_OPTION_NAMES, WorkerResolver, worker_path
 from burro.storage._codec import pack_value
 from burro.storage.base import NewJob, RecurringRecord
 
@@ -29,15 +29,7 @@ __all__ = [
 ]
 
 #: Option names accepted by enqueue_task / schedule_task / enqueue_many.
-OPTION_NAMES = (
-    "queue",
-    "priority",
-    "max_attempts",
-    "retry_delay_seconds",
-    "timeout_seconds",
-    "unique_for_seconds",
-    "meta",
-)
+OPTION_NAMES = (*WORKER_OPTION_NAMES, "meta")
 MAX_PRIORITY = 65_535
 
 

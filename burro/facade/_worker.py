@@ -18,19 +18,26 @@ from typing import Any, TypeVar, overload
 
 from burro.errors import InvalidTaskError
 
-__all__ = ["WorkerOptions", "WorkerResolver", "WorkerTarget", "worker", "worker_path"]
+__all__ = [
+    "WORKER_OPTION_NAMES",
+    "WorkerOptions",
+    "WorkerResolver",
+    "WorkerTarget",
+    "worker",
+    "worker_path",
+]
 
 _MARK = "__burro_worker__"
-_OPTION_NAMES = frozenset(
-    {
-        "queue",
-        "priority",
-        "max_attempts",
-        "retry_delay_seconds",
-        "timeout_seconds",
-        "unique_for_seconds",
-    }
+#: Options ``@burro.worker`` may set as defaults for its jobs (every job option but meta).
+WORKER_OPTION_NAMES = (
+    "queue",
+    "priority",
+    "max_attempts",
+    "retry_delay_seconds",
+    "timeout_seconds",
+    "unique_for_seconds",
 )
+_OPTION_NAMES = frozenset(WORKER_OPTION_NAMES)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

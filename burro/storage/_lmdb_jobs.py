@@ -59,7 +59,7 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     record = StoredJob.create(job, now)
     key = U64.pack(writer.next_seq())
     writer.store(key, record, append=True)
-    writer.place_new(key, record)
+    writer.place(key, record, None)
     if unique is not None:
         value = UNIQUE_VALUE.pack(U64.unpack(key)[0], micros(now))
         writer.txn.put(unique, value, db=writer.dbs.unique)

@@ -185,16 +185,6 @@ class JobWriter:
             prefix = prefixes[runtime_id] = claim_prefix(runtime_id)
         return prefix
 
-    def place_new(self, key: bytes, job: StoredJob) -> None:
-        """Index a job just stored, which has no index entries yet (and no claim)."""
-        placed = self.placement(key, job)
-        dbs = self.dbs
-        worker = job.worker.encode()
-        self._swap(dbs.by_state, None, placed.by_state, worker)
-        self._swap(dbs.by_time, None, placed.by_time, worker)
-        self._swap(dbs.ready, None, placed.ready, b"")
-        self._count(placed.counter, 1)
-
     def place(self, key: bytes, job: StoredJob, before: Placement | None) -> None:
         """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's."""
         after = self.placement(key, job, was=before)

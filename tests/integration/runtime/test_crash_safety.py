@@ -108,16 +108,31 @@ def test_restart_is_reported_as_an_event(
     assert manager.health()["status"] == "ok"
 
 
+def two_jobs_behind_one_paused_worker(
+    start_manager: Factory,
+) -> tuple[burro.BackgroundTaskManager, str, str]:
+    """One worker, no polling, and two jobs waiting until the queue is resumed."""
+    manager = start_manager(poll_interval_seconds=3600, queues={"default": {"concurrency": 1}})
+    manager.pause_queue("default")
+    first = manager.enqueue_task(workers.record, args=["first"])
+    second = manager.enqueue_task(workers.record, args=["second"])
+    return manager, first, second
+
+
+def run_both(manager: burro.BackgroundTaskManager, recorder: workers.Recorder) -> None:
+    """Resume the queue; wait until the second job ran and nothing is left."""
+    manager.resume_queue("default")
+    recorder.wait_for(lambda: recorder.runs["second"] >= 1)
+    drain(manager, timeout=10)
+
+
 def test_a_queue_actor_restarting_while_a_worker_claims_its_next_job_leaves_that_job_alone(
     start_manager: Factory, recorder: workers.Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worker has committed the claim of its next job but not yet recorded it in the
     slot table when the QueueActor restarts and looks for claims nobody holds: that job
     is held, not stranded, and must run once, not be put back and run again."""
-    manager = start_manager(poll_interval_seconds=3600, queues={"default": {"concurrency": 1}})
-    manager.pause_queue("default")
-    first = manager.enqueue_task(workers.record, args=["first"])
-    second = manager.enqueue_task(workers.record, args=["second"])
+    manager, first, second = two_jobs_behind_one_paused_worker(start_manager)
     restarted = threading.Event()
     real_replace = QueueHub.replace
 
@@ -133,9 +148,7 @@ def test_a_queue_actor_restarting_while_a_worker_claims_its_next_job_leaves_that
         return real_replace(hub, index, finished, claimed)
 
     monkeypatch.setattr(QueueHub, "replace", replace_after_a_queue_actor_restart)
-    manager.resume_queue("default")
-    recorder.wait_for(lambda: recorder.runs["second"] >= 1)
-    drain(manager, timeout=10)
+    run_both(manager, recorder)
     assert restarted.is_set()
     assert (recorder.runs["first"], recorder.runs["second"]) == (1, 1)
     assert [manager.get_task_status(t).attempts for t in (first, second)] == [1, 1]
@@ -147,10 +160,7 @@ def test_a_worker_dying_after_claiming_its_next_job_gives_that_job_back_unstarte
     """The claim of the slot's next job is committed, then the worker dies before taking
     it over: its next incarnation puts the job back, its attempt given back (it never
     started), and the job runs once."""
-    manager = start_manager(poll_interval_seconds=3600, queues={"default": {"concurrency": 1}})
-    manager.pause_queue("default")
-    first = manager.enqueue_task(workers.record, args=["first"])
-    second = manager.enqueue_task(workers.record, args=["second"])
+    manager, first, second = two_jobs_behind_one_paused_worker(start_manager)
     died = threading.Event()
     real_replace = QueueHub.replace
 
@@ -161,9 +171,7 @@ def test_a_worker_dying_after_claiming_its_next_job_gives_that_job_back_unstarte
         return real_replace(hub, index, finished, claimed)
 
     monkeypatch.setattr(QueueHub, "replace", die_once)
-    manager.resume_queue("default")
-    recorder.wait_for(lambda: recorder.runs["second"] >= 1)
-    drain(manager, timeout=10)
+    run_both(manager, recorder)
     assert died.is_set()
     assert (recorder.runs["first"], recorder.runs["second"]) == (1, 1)
     statuses = [manager.get_task_status(t) for t in (first, second)]
