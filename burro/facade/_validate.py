@@ -25,6 +25,7 @@ __all__ = [
     "check_aware",
     "recurring_record",
     "scheduled_time",
+    "task_request",
     "unknown_queue",
 ]
 
@@ -85,11 +86,11 @@ def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> 
 
 
 class JobTemplates:
-    """Builds many jobs that differ only in their args, validating the rest once.
+    """Builds the jobs of an ``enqueue_many`` call, validating each kind of job once.
 
-    ``enqueue_many`` of one kind of job checks the worker, function and options of the
-    first and reuses them; requests with unhashable options (a ``meta`` dict) are
-    validated in full.
+    Tasks that differ only in their args share a template: the worker, function and
+    options of the first are checked and reused. Tasks with unhashable options (a
+    ``meta`` dict) are validated in full.
     """
 
     def __init__(self, config: Config, resolver: WorkerResolver) -> None:
@@ -97,19 +98,35 @@ class JobTemplates:
         self._resolver = resolver
         self._templates: dict[Hashable, NewJob] = {}
 
-    def build(self, request: JobRequest) -> NewJob:
-        """The job for ``request``: as :func:`build_job` would build it."""
-        # Types too: True == 1, yet priority=True is an error where priority=1 is not.
-        options = tuple((name, type(value), value) for name, value in request.options.items())
+    def build(self, task: Mapping[str, Any], index: int) -> NewJob:
+        """The job for task number ``index``: as :func:`build_job` would build it."""
+        if not isinstance(task, Mapping) or "worker" not in task:
+            raise InvalidTaskError(f"task #{index} must be a mapping with at least a 'worker' key")
         try:
-            kind = (request.worker, request.function, request.scheduled_at, options)
+            kind = _kind_of(task)
             template = self._templates.get(kind)
         except TypeError:
-            return build_job(request, self._config, self._resolver)
+            return build_job(task_request(task), self._config, self._resolver)
         if template is None:
-            template = self._templates[kind] = build_job(request, self._config, self._resolver)
+            template = build_job(task_request(task), self._config, self._resolver)
+            self._templates[kind] = template
             return template
-        return _from_template(template, request.args)
+        return _from_template(template, task.get("args", ()))
+
+
+def _kind_of(task: Mapping[str, Any]) -> Hashable:
+    """Every entry but the args (the worker's too), with its value's type.
+
+    Types too: ``True == 1``, yet ``priority=True`` is an error where ``priority=1`` is not.
+    """
+    return tuple((name, type(value), value) for name, value in task.items() if name != "args")
+
+
+def task_request(task: Mapping[str, Any]) -> JobRequest:
+    """The request an ``enqueue_many`` task mapping stands for."""
+    options = {k: v for k, v in task.items() if k not in ("worker", "function", "args")}
+    worker, function = task["worker"], task.get("function", "perform")
+    return JobRequest(worker, function, task.get("args", ()), options)
 
 
 def _from_template(template: NewJob, raw_args: Any) -> NewJob:
@@ -129,7 +146,7 @@ def _from_template(template: NewJob, raw_args: Any) -> NewJob:
         template.timeout_seconds,
         unique_key,
         template.unique_for_seconds,
-        dict(template.meta),
+        template.meta,
         template.scheduled_at,
         packed_args,
     )

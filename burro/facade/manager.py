@@ -314,20 +314,12 @@ class BackgroundTaskManager:
         """Store many jobs in one transaction (all or none); returns their ids in order."""
         self._require_running()
         templates = JobTemplates(self.config, self._resolver)
-        jobs = [templates.build(self._request_from_mapping(t, i)) for i, t in enumerate(tasks)]
+        jobs = [templates.build(task, index) for index, task in enumerate(tasks)]
         with self._ctx.reporter.enqueueing(jobs) as enqueue:
             inserted = self._storage.insert_many(enqueue.jobs, self.clock.now())
             enqueue.stored(inserted)
         self._after_insert(jobs, [r.id for r in inserted if r.created])
         return [r.id for r in inserted]
-
-    def _request_from_mapping(self, task: Mapping[str, Any], index: int) -> JobRequest:
-        if not isinstance(task, Mapping) or "worker" not in task:
-            raise InvalidTaskError(f"task #{index} must be a mapping with at least a 'worker' key")
-        options = {k: v for k, v in task.items() if k not in ("worker", "function", "args")}
-        return JobRequest(
-            task["worker"], task.get("function", "perform"), task.get("args", ()), options
-        )
 
     def _job(self, request: JobRequest) -> NewJob:
         return build_job(request, self.config, self._resolver)

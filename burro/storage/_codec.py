@@ -14,7 +14,7 @@ import msgpack
 
 from burro.errors import InvalidTaskError
 
-__all__ = ["CorruptRecord", "pack", "pack_value", "unpack"]
+__all__ = ["CorruptRecord", "array_header", "pack", "pack_value", "unpack"]
 
 
 class CorruptRecord(ValueError):
@@ -39,6 +39,11 @@ def pack(value: Any) -> bytes:
         # A failed pack may leave partial output in the buffer: start the next one clean.
         _packers.packer = msgpack.Packer(datetime=True, use_bin_type=True, autoreset=True)
         raise
+
+
+def array_header(length: int) -> bytes:
+    """The msgpack header of an array of ``length`` elements (its elements follow it)."""
+    return _packers.packer.pack_array_header(length)  # type: ignore[no-any-return]
 
 
 def pack_value(value: Any, what: str) -> bytes:

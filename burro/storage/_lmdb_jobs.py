@@ -30,6 +30,7 @@ from burro.storage.base import Cancel, Complete, Fail, Inserted, Job, NewJob, Se
 
 __all__ = [
     "cancel_job",
+    "check_priority",
     "claim_jobs",
     "delete_finished_jobs",
     "insert_job",
@@ -54,8 +55,7 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
         existing = _live_duplicate(writer, unique, job, now)
         if existing is not None:
             return Inserted(existing, created=False)
-    if not _PRIORITY_MIN <= job.priority <= _PRIORITY_MAX:
-        raise InvalidTaskError(f"priority {job.priority} is outside the 64-bit range")
+    check_priority(job)
     record = StoredJob.create(job, now)
     key = U64.pack(writer.next_seq())
     writer.store(key, record, append=True)
@@ -64,6 +64,12 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
         value = UNIQUE_VALUE.pack(U64.unpack(key)[0], micros(now))
         writer.txn.put(unique, value, db=writer.dbs.unique)
     return Inserted(writer.job_id(key), created=True)
+
+
+def check_priority(job: NewJob) -> None:
+    """Refuse a priority the ready index cannot hold."""
+    if not _PRIORITY_MIN <= job.priority <= _PRIORITY_MAX:
+        raise InvalidTaskError(f"priority {job.priority} is outside the 64-bit range")
 
 
 def _live_duplicate(writer: JobWriter, unique: bytes, job: NewJob, now: datetime) -> str | None:

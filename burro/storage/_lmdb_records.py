@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from burro.states import TaskState
-from burro.storage._codec import CorruptRecord, pack, pack_value, unpack
+from burro.storage._codec import CorruptRecord, array_header, pack, pack_value, unpack
 from burro.storage._job_view import PACKED_NONE, frozen_job
 from burro.storage._lmdb_keys import STATE_CODES, STATES_BY_CODE
 from burro.storage.base import ErrorEntry, Job, NewJob, RecurringRecord, RuntimeInfo
@@ -28,6 +29,8 @@ __all__ = [
 #: Version tag, the first element of every job record.
 _JOB_FORMAT = 1
 _FIELDS = 23
+#: The position of the packed args in a record.
+_ARGS = 5
 
 
 def utc(moment: datetime) -> datetime:
@@ -101,34 +104,46 @@ class StoredJob:
 
     def encode(self) -> bytes:
         """The record as stored."""
+        return pack(self._fields())
+
+    def encode_around_args(self) -> tuple[bytes, bytes]:
+        """The stored bytes before and after the args, which sit between them as a binary.
+
+        ``head + pack(packed_args) + tail`` is :meth:`encode` with other args: jobs that
+        differ only in their args (a bulk insert) are encoded without packing the rest again.
+        """
+        fields = self._fields()
+        head = array_header(len(fields))
+        head += b"".join(pack(value) for value in fields[:_ARGS])
+        return head, b"".join(pack(value) for value in fields[_ARGS + 1 :])
+
+    def _fields(self) -> list[Any]:
         errors = None if self.errors is None else [(e.attempt, e.at, e.error) for e in self.errors]
-        return pack(
-            [
-                _JOB_FORMAT,
-                STATE_CODES[self.state],
-                self.queue,
-                self.worker,
-                self.function,
-                self.packed_args,
-                self.priority,
-                self.attempts,
-                self.max_attempts,
-                self.retry_delay_seconds,
-                self.timeout_seconds,
-                self.packed_meta,
-                self.inserted_at,
-                self.scheduled_at,
-                self.attempted_at,
-                self.completed_at,
-                self.last_error,
-                errors,
-                self.packed_result,
-                self.claimed_by,
-                self.cancel_requested,
-                self.cancel_reason,
-                self.unique_key,
-            ]
-        )
+        return [
+            _JOB_FORMAT,
+            STATE_CODES[self.state],
+            self.queue,
+            self.worker,
+            self.function,
+            self.packed_args,
+            self.priority,
+            self.attempts,
+            self.max_attempts,
+            self.retry_delay_seconds,
+            self.timeout_seconds,
+            self.packed_meta,
+            self.inserted_at,
+            self.scheduled_at,
+            self.attempted_at,
+            self.completed_at,
+            self.last_error,
+            errors,
+            self.packed_result,
+            self.claimed_by,
+            self.cancel_requested,
+            self.cancel_reason,
+            self.unique_key,
+        ]
 
     def finish(self, state: TaskState, now: datetime) -> None:
         """Move to a finished state at ``now``, giving up any claim."""

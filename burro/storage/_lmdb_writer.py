@@ -110,6 +110,13 @@ class JobWriter:
         self.new_queues[name] = U32.unpack(raw)[0]
         return self.new_queues[name]
 
+    def next_seqs(self, count: int) -> range:
+        """``count`` fresh insertion sequence numbers, in order."""
+        first = self.next_seq()
+        assert self._next_seq is not None
+        self._next_seq += count - 1
+        return range(first, first + count)
+
     def next_seq(self) -> int:
         """A fresh insertion sequence number (the counter is written by :meth:`flush`)."""
         if self._next_seq is None:
@@ -145,7 +152,7 @@ class JobWriter:
         for db, entry in zip(_INDEXES, placed[1:], strict=True):
             if entry is not None:
                 self.txn.delete(entry, db=getattr(dbs, db))
-        self._count(placed.counter, -1)
+        self.count(placed.counter, -1)
         self.txn.delete(key, db=dbs.jobs)
 
     # -- indexes -------------------------------------------------------------------
@@ -201,9 +208,9 @@ class JobWriter:
             claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
             self._swap(dbs.claims, old.claim, after.claim, claimed_by)
         if old.counter != after.counter:
-            self._count(after.counter, 1)
+            self.count(after.counter, 1)
             if before is not None:
-                self._count(before.counter, -1)
+                self.count(before.counter, -1)
 
     def _swap(self, db: lmdb._Database, old: bytes | None, new: bytes | None, value: bytes) -> None:
         if old == new:
@@ -218,7 +225,8 @@ class JobWriter:
         self.place(key, job, before)
         self.txn.put(key, job.encode(), db=self.dbs.jobs)
 
-    def _count(self, counter: tuple[int, int], delta: int) -> None:
+    def count(self, counter: tuple[int, int], delta: int) -> None:
+        """Add ``delta`` jobs to a ``(queue id, state code)`` count (written by :meth:`flush`)."""
         self._count_deltas[counter] = self._count_deltas.get(counter, 0) + delta
 
     def count_failure(self, job: StoredJob, now: datetime) -> None:

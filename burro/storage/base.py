@@ -36,9 +36,12 @@ __all__ = [
 SortField = Literal["inserted_at", "scheduled_at", "priority", "attempted_at", "completed_at"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewJob:
-    """A job to insert, already validated by the facade.
+    """A job to insert, already validated by the facade; read-only once built.
+
+    (Not a frozen dataclass only because building a frozen one costs several times more,
+    and ``enqueue_many`` builds one per job.)
 
     ``scheduled_at`` is when it may first run; ``None`` or a time ``<= now`` makes it
     ``pending`` at once, a later time makes it ``scheduled``.

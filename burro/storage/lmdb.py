@@ -32,6 +32,7 @@ from burro.storage import _lmdb_jobs as transitions
 from burro.storage import _lmdb_read as read
 from burro.storage import _lmdb_recurring as recurring
 from burro.storage._codec import CorruptRecord
+from burro.storage._lmdb_bulk import insert_batch
 from burro.storage._lmdb_env import (
     DEFAULT_MAP_SIZE,
     SharedEnvironment,
@@ -153,9 +154,12 @@ class LmdbStorage:
         if not batch:
             self._usable()
             return []
-        return self._write(
-            lambda writer: [transitions.insert_job(writer, job, now) for job in batch]
-        )
+        if any(job.unique_key is not None for job in batch):
+            # Each unique job must see the ones inserted before it in the batch.
+            return self._write(
+                lambda writer: [transitions.insert_job(writer, job, now) for job in batch]
+            )
+        return self._write(lambda writer: insert_batch(writer, batch, now))
 
     # -- running -------------------------------------------------------------------
     def claim(self, queue: str, limit: int, runtime_id: str, now: datetime) -> list[Job]:

@@ -9,7 +9,7 @@ import pytest
 
 import burro
 from burro.config import load_config
-from burro.facade._validate import JobRequest, JobTemplates, build_job
+from burro.facade._validate import JobTemplates, build_job, task_request
 from burro.facade._worker import WorkerResolver
 from burro.storage import NewJob
 
@@ -19,6 +19,11 @@ def resize(path: str, width: int) -> None:
     """A worker to enqueue (never run here)."""
 
 
+@burro.worker(max_attempts=2)
+def crop(path: str) -> None:
+    """Another worker to enqueue (never run here)."""
+
+
 CONFIG = load_config({"queues": {"default": {"concurrency": 1}, "media": {"concurrency": 2}}})
 
 
@@ -26,8 +31,8 @@ def every_field(job: NewJob) -> dict[str, Any]:
     return {field.name: getattr(job, field.name) for field in fields(job)}
 
 
-def request(args: list[Any], **options: Any) -> JobRequest:
-    return JobRequest(resize, "resize", args, options)
+def task(args: list[Any], **options: Any) -> dict[str, Any]:
+    return {"worker": resize, "function": "resize", "args": args, **options}
 
 
 @pytest.mark.parametrize(
@@ -43,8 +48,8 @@ def test_jobs_from_a_template_equal_fully_validated_ones(options: dict[str, Any]
     resolver = WorkerResolver(())
     templates = JobTemplates(CONFIG, resolver)
     for n in range(3):
-        built = templates.build(request([f"{n}.png", n], **options))
-        expected = build_job(request([f"{n}.png", n], **options), CONFIG, resolver)
+        built = templates.build(task([f"{n}.png", n], **options), n)
+        expected = build_job(task_request(task([f"{n}.png", n], **options)), CONFIG, resolver)
         assert every_field(built) == every_field(expected)
 
 
@@ -59,13 +64,21 @@ def test_an_option_equal_to_a_valid_one_but_of_another_type_is_still_refused(
     good: dict[str, Any], bad: dict[str, Any], message: str
 ) -> None:
     templates = JobTemplates(CONFIG, WorkerResolver(()))
-    templates.build(request(["a.png", 1], **good))
+    templates.build(task(["a.png", 1], **good), 0)
     with pytest.raises(burro.InvalidTaskError, match=message):
-        templates.build(request(["b.png", 2], **bad))
+        templates.build(task(["b.png", 2], **bad), 1)
 
 
 def test_bad_args_of_a_later_job_are_refused() -> None:
     templates = JobTemplates(CONFIG, WorkerResolver(()))
-    templates.build(request(["a.png", 1]))
+    templates.build(task(["a.png", 1]), 0)
     with pytest.raises(burro.InvalidTaskError, match="args"):
-        templates.build(request(["b.png", object()]))
+        templates.build(task(["b.png", object()]), 1)
+
+
+def test_another_worker_gets_its_own_template() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()))
+    first = templates.build(task(["a.png", 1]), 0)
+    other = templates.build({"worker": crop, "args": ["b.png"]}, 1)
+    assert (first.function, first.max_attempts) == ("resize", 7)
+    assert (other.function, other.max_attempts) == ("crop", 2)

@@ -1,0 +1,91 @@
+"""Inserting a batch of new jobs: what the jobs of one kind share is encoded once.
+
+Jobs of one ``enqueue_many`` call usually differ only in their args. Their records then
+differ only in the args and their index keys only in the trailing sequence number, so the
+rest of each is built once per kind of job and every index is written with one
+``putmulti`` call. The bytes written are exactly those :func:`insert_job` would write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from burro.storage._codec import pack, pack_value
+from burro.storage._lmdb_jobs import check_priority
+from burro.storage._lmdb_keys import U64
+from burro.storage._lmdb_records import StoredJob
+from burro.storage._lmdb_writer import JobWriter
+from burro.storage.base import Inserted, NewJob
+
+__all__ = ["insert_batch"]
+
+
+class _Kind(NamedTuple):
+    """The shared parts of the record and index entries of one kind of new job."""
+
+    record_head: bytes
+    record_tail: bytes
+    worker: bytes
+    counter: tuple[int, int]
+    by_state: bytes
+    by_time: bytes
+    #: ``None`` for a job due later (scheduled, so not in the claim order yet).
+    ready: bytes | None
+
+
+def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+    """Store ``jobs`` (none of them unique: those need a lookup each) in order."""
+    kinds: dict[Hashable, _Kind] = {}
+    records: list[tuple[bytes, bytes]] = []
+    by_state: list[tuple[bytes, bytes]] = []
+    by_time: list[tuple[bytes, bytes]] = []
+    ready: list[tuple[bytes, bytes]] = []
+    counts: dict[tuple[int, int], int] = {}
+    inserted: list[Inserted] = []
+    for job, seq in zip(jobs, writer.next_seqs(len(jobs)), strict=True):
+        # The meta dict is compared by identity: jobs built from one template share it.
+        shape = (
+            job.queue,
+            job.worker,
+            job.function,
+            job.priority,
+            job.max_attempts,
+            job.retry_delay_seconds,
+            job.timeout_seconds,
+            job.scheduled_at,
+            id(job.meta),
+        )
+        kind = kinds.get(shape)
+        if kind is None:
+            kind = kinds[shape] = _kind(writer, job, now)
+        key = U64.pack(seq)
+        args = pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args
+        records.append((key, kind.record_head + pack(args) + kind.record_tail))
+        by_state.append((kind.by_state + key, kind.worker))
+        by_time.append((kind.by_time + key, kind.worker))
+        if kind.ready is not None:
+            ready.append((kind.ready + key, b""))
+        counts[kind.counter] = counts.get(kind.counter, 0) + 1
+        inserted.append(Inserted(key.hex(), True))
+    txn, dbs = writer.txn, writer.dbs
+    txn.cursor(db=dbs.jobs).putmulti(records, append=True)
+    for db, entries in ((dbs.by_state, by_state), (dbs.by_time, by_time), (dbs.ready, ready)):
+        txn.cursor(db=db).putmulti(entries)
+    for counter, added in counts.items():
+        writer.count(counter, added)
+    return inserted
+
+
+def _kind(writer: JobWriter, job: NewJob, now: datetime) -> _Kind:
+    """The shared parts of ``job``'s record and index entries (its key left off)."""
+    check_priority(job)
+    record = StoredJob.create(job, now)
+    head, tail = record.encode_around_args()
+    # The placement of a job whose key is empty: each index key without its sequence.
+    placed = writer.placement(b"", record)
+    assert placed.by_state is not None
+    assert placed.by_time is not None
+    worker = job.worker.encode()
+    return _Kind(head, tail, worker, placed.counter, placed.by_state, placed.by_time, placed.ready)

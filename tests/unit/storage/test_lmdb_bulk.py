@@ -1,0 +1,103 @@
+"""A bulk insert writes exactly the bytes that inserting the same jobs one by one writes."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from burro.errors import InvalidTaskError
+from burro.storage import NewJob, open_storage
+from burro.storage._codec import pack
+from burro.storage._lmdb_records import StoredJob
+from tests.unit.storage.factories import T0, new_job
+
+#: Shared by several jobs of a batch, as enqueue_many's templates share theirs.
+SHARED_META = {"tenant": "acme"}
+
+kinds = st.fixed_dictionaries(
+    {
+        "queue": st.sampled_from(["default", "media"]),
+        "function": st.sampled_from(["perform", "resize"]),
+        "priority": st.integers(0, 3),
+        "timeout_seconds": st.sampled_from([None, 2.5]),
+        "scheduled_at": st.sampled_from([None, T0 - timedelta(minutes=1), T0 + timedelta(hours=1)]),
+        "meta": st.sampled_from([SHARED_META, {"tenant": "acme"}, {}]),
+    }
+)
+int64 = st.integers(-(2**63), 2**63 - 1)
+args = st.lists(st.one_of(int64, st.text(max_size=5), st.none()), max_size=3)
+
+
+def build(kind: dict[str, Any], job_args: list[Any], packed: bool) -> NewJob:
+    job = new_job(**kind, args=tuple(job_args))
+    if packed:
+        job.packed_args = pack(job_args)
+    return job
+
+
+def dump(path: Path) -> dict[bytes, list[tuple[bytes, bytes]]]:
+    """Every entry of every named database of the store at ``path``."""
+    env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=64, subdir=True)
+    try:
+        with env.begin() as txn:
+            names = [name for name, _ in txn.cursor()]
+        contents = {}
+        for name in names:
+            db = env.open_db(name, create=False)
+            with env.begin(db=db) as txn:
+                contents[name] = list(txn.cursor())
+        return contents
+    finally:
+        env.close()
+
+
+def stored(jobs: list[NewJob], directory: Path, *, bulk: bool) -> list[str]:
+    store = open_storage("lmdb", directory, durability="process")
+    try:
+        if bulk:
+            ids = [item.id for item in store.insert_many(jobs, T0)]
+        else:
+            ids = [store.insert(job, T0).id for job in jobs]
+        assert len(ids) == len(jobs)
+        return ids
+    finally:
+        store.close()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(kinds, args, st.booleans()), min_size=1, max_size=12))
+def test_bulk_and_one_by_one_inserts_store_the_same_bytes(
+    batch: list[tuple[dict[str, Any], list[Any], bool]],
+) -> None:
+    jobs = [build(kind, job_args, packed) for kind, job_args, packed in batch]
+    with tempfile.TemporaryDirectory() as scratch:
+        one_by_one, bulk = Path(scratch, "one"), Path(scratch, "bulk")
+        assert stored(jobs, bulk, bulk=True) == stored(jobs, one_by_one, bulk=False)
+        assert dump(bulk) == dump(one_by_one)
+
+
+def test_a_record_is_its_head_the_args_and_its_tail() -> None:
+    record = StoredJob.create(new_job(args=("a", 1), priority=2, meta={"k": [1, 2]}), T0)
+    head, tail = record.encode_around_args()
+    assert head + pack(record.packed_args) + tail == record.encode()
+    record.packed_args = pack(["another", "longer", "list", "of", "args" * 100])
+    assert head + pack(record.packed_args) + tail == record.encode()
+
+
+def test_a_priority_out_of_range_stores_none_of_the_batch(tmp_path: Path) -> None:
+    store = open_storage("lmdb", tmp_path / "store", durability="process")
+    try:
+        with pytest.raises(InvalidTaskError, match="64-bit"):
+            store.insert_many([new_job(), new_job(priority=1 << 63)], T0)
+        assert store.counts() == {}
+    finally:
+        store.close()
