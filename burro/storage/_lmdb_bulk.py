@@ -45,15 +45,22 @@ def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> li
     counts: dict[tuple[int, int], int] = {}
     inserted: list[Inserted] = []
     for job, seq in zip(jobs, writer.next_seqs(len(jobs)), strict=True):
-        # The meta dict is compared by identity: jobs built from one template share it.
+        # Numbers with their types (1 == 1.0 == True, yet each encodes differently); the
+        # meta dict by identity: the jobs built from one template share it.
+        priority, attempts = job.priority, job.max_attempts
+        delay, timeout = job.retry_delay_seconds, job.timeout_seconds
         shape = (
             job.queue,
             job.worker,
             job.function,
-            job.priority,
-            job.max_attempts,
-            job.retry_delay_seconds,
-            job.timeout_seconds,
+            priority,
+            type(priority),
+            attempts,
+            type(attempts),
+            delay,
+            type(delay),
+            timeout,
+            type(timeout),
             job.scheduled_at,
             id(job.meta),
         )

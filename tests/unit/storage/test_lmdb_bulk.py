@@ -25,8 +25,11 @@ kinds = st.fixed_dictionaries(
     {
         "queue": st.sampled_from(["default", "media"]),
         "function": st.sampled_from(["perform", "resize"]),
-        "priority": st.integers(0, 3),
-        "timeout_seconds": st.sampled_from([None, 2.5]),
+        # Equal numbers of other types encode differently: each keeps its own.
+        "priority": st.sampled_from([0, 1, 3, True]),
+        "max_attempts": st.sampled_from([5, 7]),
+        "retry_delay_seconds": st.sampled_from([15.0, 15, 1.5]),
+        "timeout_seconds": st.sampled_from([None, 2.5, 2, 2.0]),
         "scheduled_at": st.sampled_from([None, T0 - timedelta(minutes=1), T0 + timedelta(hours=1)]),
         "meta": st.sampled_from([SHARED_META, {"tenant": "acme"}, {}]),
     }
