@@ -88,6 +88,21 @@ def test_bulk_and_one_by_one_inserts_store_the_same_bytes(
         assert dump(bulk) == dump(one_by_one)
 
 
+def test_equal_numbers_of_other_types_are_stored_as_given(tmp_path: Path) -> None:
+    variants = [
+        {"priority": 1},
+        {"priority": True},
+        {"retry_delay_seconds": 15},
+        {"retry_delay_seconds": 15.0},
+        {"timeout_seconds": 2},
+        {"timeout_seconds": 2.0},
+    ]
+    jobs = [new_job(**fields, meta=SHARED_META) for fields in variants]
+    stored(jobs, tmp_path / "bulk", bulk=True)
+    stored(jobs, tmp_path / "one", bulk=False)
+    assert dump(tmp_path / "bulk") == dump(tmp_path / "one")
+
+
 def test_a_record_is_its_head_the_args_and_its_tail() -> None:
     record = StoredJob.create(new_job(args=("a", 1), priority=2, meta={"k": [1, 2]}), T0)
     head, tail = record.encode_around_args()
