@@ -99,7 +99,15 @@ class JobTracer:
         propagate.inject(carrier, context=trace.set_span_in_context(span))
         if not carrier:
             return jobs
-        return [replace(job, meta={**job.meta, **carrier}) for job in jobs]
+        # Jobs that shared a meta mapping share the new one (the store encodes each once).
+        metas: dict[int, Mapping[str, Any]] = {}
+        carried = []
+        for job in jobs:
+            meta = metas.get(id(job.meta))
+            if meta is None:
+                meta = metas[id(job.meta)] = {**job.meta, **carrier}
+            carried.append(replace(job, meta=meta))
+        return carried
 
     @staticmethod
     def stored(span: Span, inserted: Sequence[Inserted]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,23 @@ def test_without_an_sdk_the_callers_trace_still_propagates() -> None:
     (job,) = tracer.carry(span, [new_job()])
 
     assert job.meta["traceparent"] == f"00-{TRACE_ID:032x}-{SPAN_ID:016x}-01"
+
+
+def test_a_batch_gets_the_trace_context_and_jobs_that_shared_a_meta_still_share_one(
+    provider: TracerProvider,
+) -> None:
+    tracer = JobTracer(provider)
+    shared, own = {"tenant": "acme"}, {"tenant": "zed"}
+    jobs = [replace(new_job(), meta=meta) for meta in (shared, shared, own)]
+    send = tracer.start_send(jobs)
+    first, second, third = tracer.carry(send, jobs)
+    send.end()
+
+    traceparent = f"00-{send.get_span_context().trace_id:032x}-"
+    assert all(job.meta["traceparent"].startswith(traceparent) for job in (first, second, third))
+    assert (first.meta["tenant"], third.meta["tenant"]) == ("acme", "zed")
+    assert first.meta is second.meta  # the store encodes one kind of job once
+    assert shared == {"tenant": "acme"}  # the caller's mapping is left alone
 
 
 def test_an_attempt_continues_the_trace_its_meta_carries(
