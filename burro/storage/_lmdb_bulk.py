@@ -16,7 +16,7 @@ from burro.storage._codec import pack, pack_value
 from burro.storage._lmdb_jobs import check_priority
 from burro.storage._lmdb_keys import U64
 from burro.storage._lmdb_records import StoredJob
-from burro.storage._lmdb_writer import JobWriter
+from burro.storage._lmdb_writer import JobWriter, out_of_sequence
 from burro.storage.base import Inserted, NewJob
 
 __all__ = ["insert_batch"]
@@ -77,7 +77,9 @@ def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> li
         counts[kind.counter] = counts.get(kind.counter, 0) + 1
         inserted.append(Inserted(key.hex(), True))
     txn, dbs = writer.txn, writer.dbs
-    txn.cursor(db=dbs.jobs).putmulti(records, append=True)
+    _, added = txn.cursor(db=dbs.jobs).putmulti(records, append=True)
+    if added != len(records):  # an append below a stored key is skipped, not an error
+        raise out_of_sequence(records[0][0])
     for db, entries in ((dbs.by_state, by_state), (dbs.by_time, by_time), (dbs.ready, ready)):
         txn.cursor(db=db).putmulti(entries)
     for counter, added in counts.items():

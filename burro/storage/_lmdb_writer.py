@@ -38,7 +38,7 @@ from burro.storage._lmdb_keys import (
 from burro.storage._lmdb_read import load_job, queue_key
 from burro.storage._lmdb_records import StoredJob
 
-__all__ = ["JobWriter", "Placement"]
+__all__ = ["JobWriter", "Placement", "out_of_sequence"]
 
 _PENDING = TaskState.PENDING
 _RUNNING = TaskState.RUNNING
@@ -69,6 +69,13 @@ _STATE_BYTES = {code: bytes((code,)) for code in STATE_CODES.values()}
 _TIMED = struct.Struct(">BIQ")
 #: The head of a ready key, ``(queue id, priority, scheduled_at)``: see ``READY``.
 _READY_HEAD = struct.Struct(">IQQ")
+
+
+def out_of_sequence(key: bytes) -> CorruptRecord:
+    """A new job's key is not above every stored one: LMDB refuses to append it silently."""
+    return CorruptRecord(
+        f"job key {key.hex()} is not above the stored ones: the sequence counter is behind"
+    )
 
 
 class JobWriter:
@@ -143,7 +150,8 @@ class JobWriter:
 
     def store(self, key: bytes, job: StoredJob, *, append: bool = False) -> None:
         """Write a record (``append``: ``key`` is the largest yet, a faster put)."""
-        self.txn.put(key, job.encode(), append=append, db=self.dbs.jobs)
+        if not self.txn.put(key, job.encode(), append=append, db=self.dbs.jobs):
+            raise out_of_sequence(key)
 
     def delete(self, key: bytes, job: StoredJob) -> None:
         """Delete a record and every index entry of it."""

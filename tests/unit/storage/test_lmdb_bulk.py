@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from burro.errors import InvalidTaskError
-from burro.storage import NewJob, open_storage
+from burro.errors import InvalidTaskError, StorageError
+from burro.states import TaskState
+from burro.storage import JobFilter, NewJob, open_storage
 from burro.storage._codec import pack
+from burro.storage._lmdb_keys import U64
 from burro.storage._lmdb_records import StoredJob
 from tests.unit.storage.factories import T0, new_job
 
@@ -117,5 +119,36 @@ def test_a_priority_out_of_range_stores_none_of_the_batch(tmp_path: Path) -> Non
         with pytest.raises(InvalidTaskError, match="64-bit"):
             store.insert_many([new_job(), new_job(priority=1 << 63)], T0)
         assert store.counts() == {}
+    finally:
+        store.close()
+
+
+def set_sequence_counter(path: Path, value: int) -> None:
+    """Write the store's next sequence number behind LMDB's back (the store is closed)."""
+    env = lmdb.open(str(path), max_dbs=64, subdir=True)
+    try:
+        meta = env.open_db(b"meta", create=False)
+        with env.begin(write=True, db=meta) as txn:
+            txn.put(b"next_seq", U64.pack(value))
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["insert_many", "insert"])
+def test_a_sequence_counter_behind_the_stored_jobs_fails_the_insert(
+    tmp_path: Path, bulk: bool
+) -> None:
+    path = tmp_path / "store"
+    first = stored([new_job(args=(n,)) for n in range(3)], path, bulk=True)
+    set_sequence_counter(path, 2)  # job 2 and 3 exist: appending 2 again must not pass
+    store = open_storage("lmdb", path, durability="process")
+    try:
+        late = [new_job(args=("late",)), new_job(args=("later",))]
+        with pytest.raises(StorageError, match="sequence counter is behind"):
+            store.insert_many(late, T0) if bulk else store.insert(late[0], T0)
+        listed, total = store.list_jobs(JobFilter(), offset=0, limit=10)
+        assert (sorted(job.id for job in listed), total) == (sorted(first), 3)
+        assert [job.args for job in listed if job.id == first[1]] == [(1,)]
+        assert store.counts()["default"][TaskState.PENDING] == 3
     finally:
         store.close()
