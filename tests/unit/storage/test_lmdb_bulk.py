@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,9 @@ def test_a_sequence_counter_behind_the_stored_jobs_fails_the_insert(
     store = open_storage("lmdb", path, durability="process")
     try:
         late = [new_job(args=("late",)), new_job(args=("later",))]
+        insert_late = partial(store.insert_many, late) if bulk else partial(store.insert, late[0])
         with pytest.raises(StorageError, match="sequence counter is behind"):
-            store.insert_many(late, T0) if bulk else store.insert(late[0], T0)
+            insert_late(T0)
         listed, total = store.list_jobs(JobFilter(), offset=0, limit=10)
         assert (sorted(job.id for job in listed), total) == (sorted(first), 3)
         assert [job.args for job in listed if job.id == first[1]] == [(1,)]
