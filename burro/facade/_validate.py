@@ -85,18 +85,25 @@ def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> 
     )
 
 
+#: The entries of an ``enqueue_many`` task that are each task's own, checked every time.
+_OWN = ("args", "meta")
+
+
 class JobTemplates:
     """Builds the jobs of an ``enqueue_many`` call, validating each kind of job once.
 
-    Tasks that differ only in their args share a template: the worker, function and
-    options of the first are checked and reused. Tasks with unhashable options (a
-    ``meta`` dict) are validated in full.
+    Tasks that differ only in their args and meta share a template: the worker, function
+    and other options of the first are checked and reused. Tasks with an unhashable
+    option are validated in full.
     """
 
     def __init__(self, config: Config, resolver: WorkerResolver) -> None:
         self._config = config
         self._resolver = resolver
         self._templates: dict[Hashable, NewJob] = {}
+        #: The meta of every job of the call that has none: one mapping, so that adding
+        #: the trace context to them (see ``JobTracer.carry``) makes one new mapping.
+        self._no_meta: dict[str, Any] = {}
 
     def build(self, task: Mapping[str, Any], index: int) -> NewJob:
         """The job for task number ``index``: as :func:`build_job` would build it."""
@@ -111,15 +118,17 @@ class JobTemplates:
             template = build_job(task_request(task), self._config, self._resolver)
             self._templates[kind] = template
             return template
-        return _from_template(template, task.get("args", ()))
+        raw_meta = task.get("meta")
+        meta = self._no_meta if raw_meta is None else _meta(raw_meta)
+        return _from_template(template, task.get("args", ()), meta)
 
 
 def _kind_of(task: Mapping[str, Any]) -> Hashable:
-    """Every entry but the args (the worker's too), with its value's type.
+    """Every entry but the args and the meta (the worker's too), with its value's type.
 
     Types too: ``True == 1``, yet ``priority=True`` is an error where ``priority=1`` is not.
     """
-    return tuple((name, type(value), value) for name, value in task.items() if name != "args")
+    return tuple((name, type(value), value) for name, value in task.items() if name not in _OWN)
 
 
 def task_request(task: Mapping[str, Any]) -> JobRequest:
@@ -129,7 +138,7 @@ def task_request(task: Mapping[str, Any]) -> JobRequest:
     return JobRequest(worker, function, task.get("args", ()), options)
 
 
-def _from_template(template: NewJob, raw_args: Any) -> NewJob:
+def _from_template(template: NewJob, raw_args: Any, meta: Mapping[str, Any]) -> NewJob:
     args, packed_args = _args(raw_args)
     queue, worker, function = template.queue, template.worker, template.function
     unique_key = None
@@ -146,7 +155,7 @@ def _from_template(template: NewJob, raw_args: Any) -> NewJob:
         template.timeout_seconds,
         unique_key,
         template.unique_for_seconds,
-        template.meta,
+        meta,
         template.scheduled_at,
         packed_args,
     )

@@ -99,7 +99,7 @@ class JobTracer:
         propagate.inject(carrier, context=trace.set_span_in_context(span))
         if not carrier:
             return jobs
-        # Jobs that shared a meta mapping share the new one (the store encodes each once).
+        # Jobs that shared a meta mapping share the new one: one merge, not one per job.
         metas: dict[int, Mapping[str, Any]] = {}
         carried = []
         for job in jobs:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from burro.states import TaskState
 from burro.storage._codec import CorruptRecord, array_header, pack, pack_value, unpack
@@ -18,6 +18,7 @@ from burro.storage._lmdb_keys import STATE_CODES, STATES_BY_CODE
 from burro.storage.base import ErrorEntry, Job, NewJob, RecurringRecord, RuntimeInfo
 
 __all__ = [
+    "RecordFrame",
     "StoredJob",
     "decode_recurring",
     "decode_runtime",
@@ -29,13 +30,35 @@ __all__ = [
 #: Version tag, the first element of every job record.
 _JOB_FORMAT = 1
 _FIELDS = 23
-#: The position of the packed args in a record.
-_ARGS = 5
+#: The positions of the packed args and the packed meta in a record.
+_ARGS, _META = 5, 11
 
 
 def utc(moment: datetime) -> datetime:
     """An aware datetime in UTC (the form every stored time is read back in)."""
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+class RecordFrame(NamedTuple):
+    """A job record's bytes around its args and meta, which sit in it as binaries.
+
+    ``frame.fill(packed_args, packed_meta)`` is the record :meth:`StoredJob.encode` would
+    write with those args and meta: the jobs of a bulk insert that differ only in them
+    are encoded without packing the rest again.
+    """
+
+    head: bytes
+    middle: bytes
+    tail: bytes
+
+    def fill(self, packed_args: bytes, packed_meta: bytes) -> bytes:
+        """The record with these (already encoded) args and meta."""
+        return self.head + pack(packed_args) + self.middle + pack(packed_meta) + self.tail
+
+
+def _elements(values: list[Any]) -> bytes:
+    """The msgpack encodings of ``values``, one after the other (an array without header)."""
+    return pack(values)[len(array_header(len(values))) :]
 
 
 @dataclass(slots=True)
@@ -106,16 +129,14 @@ class StoredJob:
         """The record as stored."""
         return pack(self._fields())
 
-    def encode_around_args(self) -> tuple[bytes, bytes]:
-        """The stored bytes before and after the args, which sit between them as a binary.
-
-        ``head + pack(packed_args) + tail`` is :meth:`encode` with other args: jobs that
-        differ only in their args (a bulk insert) are encoded without packing the rest again.
-        """
+    def frame(self) -> RecordFrame:
+        """The stored bytes around the args and the meta (see :class:`RecordFrame`)."""
         fields = self._fields()
-        head = array_header(len(fields))
-        head += b"".join(pack(value) for value in fields[:_ARGS])
-        return head, b"".join(pack(value) for value in fields[_ARGS + 1 :])
+        return RecordFrame(
+            array_header(len(fields)) + _elements(fields[:_ARGS]),
+            _elements(fields[_ARGS + 1 : _META]),
+            _elements(fields[_META + 1 :]),
+        )
 
     def _fields(self) -> list[Any]:
         errors = None if self.errors is None else [(e.attempt, e.at, e.error) for e in self.errors]

@@ -41,7 +41,7 @@ def task(args: list[Any], **options: Any) -> dict[str, Any]:
         {},
         {"queue": "media", "priority": 3, "timeout_seconds": 5},
         {"unique_for_seconds": 60},
-        {"meta": {"batch": 1}},  # unhashable: validated in full every time
+        {"meta": {"batch": 1}},  # each task's own, checked every time
     ],
 )
 def test_jobs_from_a_template_equal_fully_validated_ones(options: dict[str, Any]) -> None:
@@ -82,3 +82,23 @@ def test_another_worker_gets_its_own_template() -> None:
     other = templates.build({"worker": crop, "args": ["b.png"]}, 1)
     assert (first.function, first.max_attempts) == ("resize", 7)
     assert (other.function, other.max_attempts) == ("crop", 2)
+
+
+def test_each_task_keeps_its_own_meta_and_a_bad_one_is_refused() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()))
+    first = templates.build(task(["a.png", 1], meta={"tenant": "acme"}), 0)
+    second = templates.build(task(["b.png", 2], meta={"tenant": "zed"}), 1)
+    bare = templates.build(task(["c.png", 3]), 2)
+    metas = [job.meta for job in (first, second, bare)]
+    assert metas == [{"tenant": "acme"}, {"tenant": "zed"}, {}]
+    with pytest.raises(burro.InvalidTaskError, match="meta"):
+        templates.build(task(["d.png", 4], meta={1: "not a str key"}), 3)
+    with pytest.raises(burro.InvalidTaskError, match="meta"):
+        templates.build(task(["e.png", 5], meta={"when": object()}), 4)
+
+
+def test_an_unhashable_option_gets_the_validation_error() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()))
+    templates.build(task(["a.png", 1]), 0)
+    with pytest.raises(burro.InvalidTaskError, match="priority"):
+        templates.build(task(["b.png", 2], priority=[1]), 1)

@@ -91,7 +91,7 @@ def test_a_batch_gets_the_trace_context_and_jobs_that_shared_a_meta_still_share_
     traceparent = f"00-{send.get_span_context().trace_id:032x}-"
     assert all(job.meta["traceparent"].startswith(traceparent) for job in (first, second, third))
     assert (first.meta["tenant"], third.meta["tenant"]) == ("acme", "zed")
-    assert first.meta is second.meta  # the store encodes one kind of job once
+    assert first.meta is second.meta  # merged once for both
     assert shared == {"tenant": "acme"}  # the caller's mapping is left alone
 
 

@@ -23,6 +23,10 @@ from tests.unit.storage.factories import T0, new_job
 
 #: Shared by several jobs of a batch, as enqueue_many's templates share theirs.
 SHARED_META = {"tenant": "acme"}
+metas = st.one_of(
+    st.sampled_from([SHARED_META, {}]),
+    st.dictionaries(st.sampled_from(["tenant", "trace"]), st.text(max_size=3), max_size=2),
+)
 
 kinds = st.fixed_dictionaries(
     {
@@ -34,7 +38,7 @@ kinds = st.fixed_dictionaries(
         "retry_delay_seconds": st.sampled_from([15.0, 15, 1.5]),
         "timeout_seconds": st.sampled_from([None, 2.5, 2, 2.0]),
         "scheduled_at": st.sampled_from([None, T0 - timedelta(minutes=1), T0 + timedelta(hours=1)]),
-        "meta": st.sampled_from([SHARED_META, {"tenant": "acme"}, {}]),
+        "meta": metas,
     }
 )
 int64 = st.integers(-(2**63), 2**63 - 1)
@@ -106,12 +110,13 @@ def test_equal_numbers_of_other_types_are_stored_as_given(tmp_path: Path) -> Non
     assert dump(tmp_path / "bulk") == dump(tmp_path / "one")
 
 
-def test_a_record_is_its_head_the_args_and_its_tail() -> None:
+def test_a_record_frame_filled_with_args_and_meta_is_the_record() -> None:
     record = StoredJob.create(new_job(args=("a", 1), priority=2, meta={"k": [1, 2]}), T0)
-    head, tail = record.encode_around_args()
-    assert head + pack(record.packed_args) + tail == record.encode()
+    frame = record.frame()
+    assert frame.fill(record.packed_args, record.packed_meta) == record.encode()
     record.packed_args = pack(["another", "longer", "list", "of", "args" * 100])
-    assert head + pack(record.packed_args) + tail == record.encode()
+    record.packed_meta = pack({"tenant": "x" * 300, "n": 2})
+    assert frame.fill(record.packed_args, record.packed_meta) == record.encode()
 
 
 def test_a_priority_out_of_range_stores_none_of_the_batch(tmp_path: Path) -> None:
