@@ -43,7 +43,7 @@ def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> li
     ready: list[tuple[bytes, bytes]] = []
     counts: dict[tuple[int, int], int] = {}
     inserted: list[Inserted] = []
-    meta: object = None
+    last_meta: object = None
     packed_meta = b""
     for job, seq in zip(jobs, writer.next_seqs(len(jobs)), strict=True):
         # Numbers with their types: 1 == 1.0 == True, yet each encodes differently.
@@ -68,8 +68,8 @@ def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> li
             kind = kinds[shape] = _kind(writer, job, now)
         key = U64.pack(seq)
         args = pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args
-        if job.meta is not meta:  # consecutive jobs often share one meta mapping
-            meta, packed_meta = job.meta, pack_value(dict(job.meta), "meta")
+        if job.meta is not last_meta:  # consecutive jobs often share one meta mapping
+            last_meta, packed_meta = job.meta, pack_value(dict(job.meta), "meta")
         records.append((key, kind.record.fill(args, packed_meta)))
         by_state.append((kind.by_state + key, kind.worker))
         by_time.append((kind.by_time + key, kind.worker))
