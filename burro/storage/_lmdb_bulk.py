@@ -2,8 +2,10 @@
 
 Jobs of one ``enqueue_many`` call usually differ only in their args and meta. Their
 records then differ only there and their index keys only in the trailing sequence
-number, so the rest of each is built once per kind of job and every index is written
-with one ``putmulti`` call. The bytes written are exactly those :func:`insert_job` writes.
+number, so the rest of each is built once per kind of job, and each index gets the
+entries of a run of jobs in one ``putmulti`` call. A unique job is inserted on its own
+(it looks up the jobs before it), after the run so far is written. The bytes written are
+exactly those of :func:`insert_job` called for each job in turn.
 """
 
 from __future__ import annotations
@@ -13,13 +15,27 @@ from datetime import datetime
 from typing import NamedTuple
 
 from burro.storage._codec import pack_value
-from burro.storage._lmdb_jobs import check_priority
+from burro.storage._lmdb_jobs import check_priority, insert_job
 from burro.storage._lmdb_keys import U64
 from burro.storage._lmdb_records import RecordFrame, StoredJob
 from burro.storage._lmdb_writer import JobWriter, out_of_sequence
 from burro.storage.base import Inserted, NewJob
 
 __all__ = ["insert_batch"]
+
+
+def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+    """Store ``jobs`` in order, as :func:`insert_job` would one by one."""
+    run = _Run(writer, now)
+    inserted = []
+    for job in jobs:
+        if job.unique_key is None:
+            inserted.append(run.add(job))
+        else:
+            run.write()
+            inserted.append(insert_job(writer, job, now))
+    run.write()
+    return inserted
 
 
 class _Kind(NamedTuple):
@@ -34,18 +50,58 @@ class _Kind(NamedTuple):
     ready: bytes | None
 
 
-def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
-    """Store ``jobs`` (none of them unique: those need a lookup each) in order."""
-    kinds: dict[Hashable, _Kind] = {}
-    records: list[tuple[bytes, bytes]] = []
-    by_state: list[tuple[bytes, bytes]] = []
-    by_time: list[tuple[bytes, bytes]] = []
-    ready: list[tuple[bytes, bytes]] = []
-    counts: dict[tuple[int, int], int] = {}
-    inserted: list[Inserted] = []
-    last_meta: object = None
-    packed_meta = b""
-    for job, seq in zip(jobs, writer.next_seqs(len(jobs)), strict=True):
+class _Run:
+    """Consecutive jobs of a batch without a unique key, written together."""
+
+    def __init__(self, writer: JobWriter, now: datetime) -> None:
+        self._writer = writer
+        self._now = now
+        self._kinds: dict[Hashable, _Kind] = {}
+        self._records: list[tuple[bytes, bytes]] = []
+        self._by_state: list[tuple[bytes, bytes]] = []
+        self._by_time: list[tuple[bytes, bytes]] = []
+        self._ready: list[tuple[bytes, bytes]] = []
+        self._counts: dict[tuple[int, int], int] = {}
+        self._last_meta: object = None
+        self._packed_meta = b""
+
+    def add(self, job: NewJob) -> Inserted:
+        """Encode ``job`` into the run (written by :meth:`write`)."""
+        kind = self._kind(job)
+        key = U64.pack(self._writer.next_seq())
+        args = pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args
+        if job.meta is not self._last_meta:  # consecutive jobs often share one meta mapping
+            self._last_meta, self._packed_meta = job.meta, pack_value(dict(job.meta), "meta")
+        self._records.append((key, kind.record.fill(args, self._packed_meta)))
+        self._by_state.append((kind.by_state + key, kind.worker))
+        self._by_time.append((kind.by_time + key, kind.worker))
+        if kind.ready is not None:
+            self._ready.append((kind.ready + key, b""))
+        self._counts[kind.counter] = self._counts.get(kind.counter, 0) + 1
+        return Inserted(key.hex(), True)
+
+    def write(self) -> None:
+        """Write the jobs added since the last write."""
+        if not self._records:
+            return
+        writer = self._writer
+        txn, dbs = writer.txn, writer.dbs
+        _, stored = txn.cursor(db=dbs.jobs).putmulti(self._records, append=True)
+        if stored != len(self._records):  # an append below a stored key is skipped
+            raise out_of_sequence(self._records[0][0])
+        for db, entries in (
+            (dbs.by_state, self._by_state),
+            (dbs.by_time, self._by_time),
+            (dbs.ready, self._ready),
+        ):
+            txn.cursor(db=db).putmulti(entries)
+            entries.clear()
+        for counter, added in self._counts.items():
+            writer.count(counter, added)
+        self._records.clear()
+        self._counts.clear()
+
+    def _kind(self, job: NewJob) -> _Kind:
         # Numbers with their types: 1 == 1.0 == True, yet each encodes differently.
         priority, attempts = job.priority, job.max_attempts
         delay, timeout = job.retry_delay_seconds, job.timeout_seconds
@@ -63,32 +119,13 @@ def insert_batch(writer: JobWriter, jobs: Sequence[NewJob], now: datetime) -> li
             type(timeout),
             job.scheduled_at,
         )
-        kind = kinds.get(shape)
+        kind = self._kinds.get(shape)
         if kind is None:
-            kind = kinds[shape] = _kind(writer, job, now)
-        key = U64.pack(seq)
-        args = pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args
-        if job.meta is not last_meta:  # consecutive jobs often share one meta mapping
-            last_meta, packed_meta = job.meta, pack_value(dict(job.meta), "meta")
-        records.append((key, kind.record.fill(args, packed_meta)))
-        by_state.append((kind.by_state + key, kind.worker))
-        by_time.append((kind.by_time + key, kind.worker))
-        if kind.ready is not None:
-            ready.append((kind.ready + key, b""))
-        counts[kind.counter] = counts.get(kind.counter, 0) + 1
-        inserted.append(Inserted(key.hex(), True))
-    txn, dbs = writer.txn, writer.dbs
-    _, stored = txn.cursor(db=dbs.jobs).putmulti(records, append=True)
-    if stored != len(records):  # an append below a stored key is skipped, not an error
-        raise out_of_sequence(records[0][0])
-    for db, entries in ((dbs.by_state, by_state), (dbs.by_time, by_time), (dbs.ready, ready)):
-        txn.cursor(db=db).putmulti(entries)
-    for counter, added in counts.items():
-        writer.count(counter, added)
-    return inserted
+            kind = self._kinds[shape] = _new_kind(self._writer, job, self._now)
+        return kind
 
 
-def _kind(writer: JobWriter, job: NewJob, now: datetime) -> _Kind:
+def _new_kind(writer: JobWriter, job: NewJob, now: datetime) -> _Kind:
     """The shared parts of ``job``'s record and index entries (its key left off)."""
     check_priority(job)
     record = StoredJob.create(job, now)

@@ -117,13 +117,6 @@ class JobWriter:
         self.new_queues[name] = U32.unpack(raw)[0]
         return self.new_queues[name]
 
-    def next_seqs(self, count: int) -> range:
-        """``count`` fresh insertion sequence numbers, in order."""
-        first = self.next_seq()
-        assert self._next_seq is not None
-        self._next_seq += count - 1
-        return range(first, first + count)
-
     def next_seq(self) -> int:
         """A fresh insertion sequence number (the counter is written by :meth:`flush`)."""
         if self._next_seq is None:

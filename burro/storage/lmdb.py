@@ -154,11 +154,6 @@ class LmdbStorage:
         if not batch:
             self._usable()
             return []
-        if any(job.unique_key is not None for job in batch):
-            # Each unique job must see the ones inserted before it in the batch.
-            return self._write(
-                lambda writer: [transitions.insert_job(writer, job, now) for job in batch]
-            )
         return self._write(lambda writer: insert_batch(writer, batch, now))
 
     # -- running -------------------------------------------------------------------

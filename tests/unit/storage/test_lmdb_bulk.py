@@ -39,6 +39,9 @@ kinds = st.fixed_dictionaries(
         "timeout_seconds": st.sampled_from([None, 2.5, 2, 2.0]),
         "scheduled_at": st.sampled_from([None, T0 - timedelta(minutes=1), T0 + timedelta(hours=1)]),
         "meta": metas,
+        # Unique jobs are inserted one by one between the runs of the others; a key seen
+        # earlier in the batch makes a duplicate.
+        "unique_key": st.sampled_from([None, None, b"k1", b"k2"]),
     }
 )
 int64 = st.integers(-(2**63), 2**63 - 1)
@@ -46,7 +49,8 @@ args = st.lists(st.one_of(int64, st.text(max_size=5), st.none()), max_size=3)
 
 
 def build(kind: dict[str, Any], job_args: list[Any], packed: bool) -> NewJob:
-    job = new_job(**kind, args=tuple(job_args))
+    unique_for = None if kind["unique_key"] is None else 60.0
+    job = new_job(**kind, args=tuple(job_args), unique_for_seconds=unique_for)
     if packed:
         job.packed_args = pack(job_args)
     return job
@@ -68,15 +72,12 @@ def dump(path: Path) -> dict[bytes, list[tuple[bytes, bytes]]]:
         env.close()
 
 
-def stored(jobs: list[NewJob], directory: Path, *, bulk: bool) -> list[str]:
+def stored(jobs: list[NewJob], directory: Path, *, bulk: bool) -> list[tuple[str, bool]]:
+    """What became of each job (its id, whether it was created), inserted at once or not."""
     store = open_storage("lmdb", directory, durability="process")
     try:
-        if bulk:
-            ids = [item.id for item in store.insert_many(jobs, T0)]
-        else:
-            ids = [store.insert(job, T0).id for job in jobs]
-        assert len(ids) == len(jobs)
-        return ids
+        outcomes = store.insert_many(jobs, T0) if bulk else [store.insert(j, T0) for j in jobs]
+        return [(outcome.id, outcome.created) for outcome in outcomes]
     finally:
         store.close()
 
@@ -145,7 +146,9 @@ def test_a_sequence_counter_behind_the_stored_jobs_fails_the_insert(
     tmp_path: Path, bulk: bool
 ) -> None:
     path = tmp_path / "store"
-    first = stored([new_job(args=(n,)) for n in range(3)], path, bulk=True)
+    first = [
+        job_id for job_id, _ in stored([new_job(args=(n,)) for n in range(3)], path, bulk=True)
+    ]
     set_sequence_counter(path, 2)  # job 2 and 3 exist: appending 2 again must not pass
     store = open_storage("lmdb", path, durability="process")
     try:
