@@ -126,7 +126,9 @@ class SharedEnvironment:
         self.forked = False
         self._writer = threading.Lock()
         self._gate = _ReaderGate()
-        self._group = GroupCommitter(self._commit_batch)
+        self._group = GroupCommitter(self._commit_batch, self._make_durable if synced else None)
+        #: Whether a commit of the current batch flushed to disk (see ``_write_once``).
+        self._flushed = False
         self._sync_requested = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
@@ -150,8 +152,10 @@ class SharedEnvironment:
         result: _T = self._group.run(body)
         return result
 
-    def _commit_batch(self, tickets: list[Ticket]) -> None:
+    def _commit_batch(self, tickets: list[Ticket]) -> bool:
+        """Commit the tickets' bodies; True if a commit flushed (and so every earlier one)."""
         with self._writer:
+            self._flushed = False
             batch = tickets
             while batch:
                 culprit = self._commit(batch)
@@ -163,6 +167,12 @@ class SharedEnvironment:
             if self._sync_requested:
                 self._sync_requested = False
                 self.env.sync(True)
+            return self._flushed
+
+    def _make_durable(self) -> None:
+        """Flush what the last commits left unflushed: their meta page (``metasync`` off)."""
+        with self._writer:
+            self.env.sync(True)
 
     def _commit(self, tickets: list[Ticket]) -> Ticket | None:
         """Run every body in one transaction and commit it, growing the map as needed.
@@ -200,6 +210,10 @@ class SharedEnvironment:
         txn_id = txn.id()
         txn.commit()
         self.counters.committed(txn_id)
+        if self.synced:
+            # A commit that wrote nothing flushes nothing; and if another process committed
+            # since, which of the two flushed is unknown: then make_durable() must.
+            self._flushed = self._flushed or self.env.info()["last_txnid"] == txn_id
         return None
 
     def _abort(self, txn: lmdb.Transaction[bytes]) -> None:
@@ -309,7 +323,9 @@ def _open_environment(directory: Path, *, fsync: bool, map_size: int) -> SharedE
             max_dbs=_MAX_DBS,
             max_readers=_MAX_READERS,
             sync=fsync,
-            metasync=fsync,
+            # A commit flushes its data but not the meta page that makes it current; the
+            # next commit's flush, or make_durable(), does: see burro._group_commit.
+            metasync=False,
             # Commits write through the map instead of copying every dirty page with a
             # system call: about twice as many transactions per second.
             writemap=True,

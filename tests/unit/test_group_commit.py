@@ -117,3 +117,143 @@ def test_many_writers_all_get_their_own_results() -> None:
     items = [str(i) for i in range(200)]
     results = run_in_threads(committer.run, items)
     assert results == {item: item * 2 for item in items}
+
+
+# -- durable stores: pipelined acknowledgements and gathered batches --------------------
+class DurableLog:
+    """A fake durable store: records its commits and flushes, in order."""
+
+    def __init__(self, *, flushes: bool = True, commit_seconds: float = 0.0) -> None:
+        self.events: list[str] = []
+        self.flushes = flushes
+        self.commit_seconds = commit_seconds
+        self.hold_first = threading.Event()
+        self.first_entered = threading.Event()
+        self.returned: dict[str, threading.Event] = {}
+
+    def commit(self, batch: list[Ticket]) -> bool:
+        if not self.events:
+            self.first_entered.set()
+            assert self.hold_first.wait(10)
+        threading.Event().wait(self.commit_seconds)  # a slow disk
+        self.events.append("commit " + ",".join(sorted(t.item for t in batch)))
+        for ticket in batch:
+            if ticket.item.startswith("bad"):
+                ticket.fail(ValueError(ticket.item))
+            else:
+                ticket.succeed(ticket.item)
+        return self.flushes
+
+    def make_durable(self) -> None:
+        self.events.append("durable")
+
+    def start(self, committer: GroupCommitter, item: str) -> threading.Thread:
+        """Run ``item`` in a thread; ``returned[item]`` is set once its writer is told."""
+        returned = self.returned[item] = threading.Event()
+
+        def run() -> None:
+            committer.run(item)
+            returned.set()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+
+def test_a_lone_durable_commit_is_acknowledged_only_after_it_is_made_durable() -> None:
+    log = DurableLog()
+    log.hold_first.set()
+    acknowledged_after: list[str] = []
+    committer = GroupCommitter(log.commit, log.make_durable)
+    assert committer.run("a") == "a"
+    acknowledged_after.extend(log.events)
+    assert acknowledged_after == ["commit a", "durable"]
+
+
+def test_the_next_commit_makes_the_previous_durable_without_an_extra_flush() -> None:
+    log = DurableLog()
+    seen_at_flush: list[bool] = []
+
+    def make_durable() -> None:
+        # The writer of "a" was told before this flush: "b"'s commit carried "a" to disk.
+        seen_at_flush.append(log.returned["a"].wait(10))
+        log.make_durable()
+
+    told_before_next_commit: list[bool] = []
+
+    def commit(batch: list[Ticket]) -> bool:
+        if log.events:  # "b": "a" is committed, not yet durable, so its writer still waits
+            told_before_next_commit.append(log.returned["a"].wait(0.2))
+        return log.commit(batch)
+
+    committer = GroupCommitter(commit, make_durable)
+    first = log.start(committer, "a")
+    assert log.first_entered.wait(10)
+    second = log.start(committer, "b")
+    wait_for_queued(committer, 1)
+    log.hold_first.set()
+    first.join(10)
+    second.join(10)
+    assert log.events == ["commit a", "commit b", "durable"]  # one flush for two commits
+    assert told_before_next_commit == [False]
+    assert seen_at_flush == [True]
+    assert log.returned["b"].is_set()
+
+
+def test_a_commit_that_did_not_flush_leaves_the_held_batch_to_be_made_durable() -> None:
+    log = DurableLog(flushes=False)
+    told_before_flush: list[bool] = []
+
+    def make_durable() -> None:
+        told_before_flush.append(log.returned["a"].wait(0.2))
+        log.make_durable()
+
+    committer = GroupCommitter(log.commit, make_durable)
+    first = log.start(committer, "a")
+    assert log.first_entered.wait(10)
+    second = log.start(committer, "b")
+    wait_for_queued(committer, 1)
+    log.hold_first.set()
+    first.join(10)
+    second.join(10)
+    assert log.events == ["commit a", "commit b", "durable"]
+    assert told_before_flush == [False]  # "b"'s commit flushed nothing: "a" waited for this
+    assert log.returned["a"].is_set() and log.returned["b"].is_set()
+
+
+def test_a_failed_flush_fails_the_writers_it_held_and_a_failed_item_fails_at_once() -> None:
+    flushes: list[str] = []
+
+    def fail_to_flush() -> None:
+        flushes.append("tried")
+        raise OSError("flush failed")
+
+    log = DurableLog()
+    log.hold_first.set()
+    committer = GroupCommitter(log.commit, fail_to_flush)
+    with pytest.raises(OSError, match="flush failed"):
+        committer.run("a")
+    # A writer whose own item failed is told at once: nothing of it waits for a flush.
+    with pytest.raises(ValueError, match="bad"):
+        committer.run("bad")
+    assert flushes == ["tried"]
+
+
+def test_writers_that_shared_a_commit_are_gathered_into_the_next_one() -> None:
+    # Commits take 20 ms; a gathering leader waits up to 50 times that (1 s).
+    log = DurableLog(commit_seconds=0.02)
+    committer = GroupCommitter(log.commit, log.make_durable, gather_share=50)
+    first = log.start(committer, "first")
+    assert log.first_entered.wait(10)
+    pair = [log.start(committer, "a1"), log.start(committer, "b1")]
+    wait_for_queued(committer, 2)
+    log.hold_first.set()
+    for thread in [first, *pair]:
+        thread.join(10)
+    assert "commit a1,b1" in log.events
+    # "a2" arrives first; its leader waits for "b2" rather than commit without it.
+    second = log.start(committer, "a2")
+    assert not log.returned["a2"].wait(0.1)  # "b2" comes 100 ms later, within the window
+    assert committer.run("b2") == "b2"
+    second.join(10)
+    assert log.events[-2:] == ["commit a2,b2", "durable"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from burro._group_commit import Ticket
 from burro.clock import utcnow
 from burro.errors import InvalidTaskError
 from burro.states import TaskState
@@ -67,3 +68,33 @@ def test_concurrent_inserts_commit_together_and_a_bad_one_fails_alone(
     assert isinstance(outcomes.pop("bad"), InvalidTaskError)
     assert all(storage.get(job_id) is not None for job_id in outcomes.values())
     assert storage.counts()["default"][TaskState.PENDING] == 4
+
+
+def test_an_fsync_write_returns_once_its_commit_is_made_durable(storage: LmdbStorage) -> None:
+    shared = storage._shared
+    flushes: list[bool] = []
+    real_make_durable = shared._group._make_durable
+    assert real_make_durable is not None  # fsync: commits leave their meta page to a flush
+
+    def recording_make_durable() -> None:
+        real_make_durable()
+        flushes.append(True)
+
+    shared._group._make_durable = recording_make_durable
+    storage.insert(_job((1,)), utcnow())
+    assert flushes == [True]  # the lone write waited for the flush of its meta page
+
+
+def test_only_a_commit_that_wrote_counts_as_a_flush(storage: LmdbStorage) -> None:
+    shared = storage._shared
+    assert shared._commit_batch([Ticket(lambda txn: txn.put(b"k", b"v"))]) is True
+    assert shared._commit_batch([Ticket(lambda txn: txn.get(b"k"))]) is False
+
+
+def test_a_process_store_neither_holds_nor_flushes(tmp_path: Path) -> None:
+    store = open_storage("lmdb", tmp_path, durability="process")
+    try:
+        assert store._shared._group._make_durable is None
+        assert store.insert(_job((1,)), utcnow()).created
+    finally:
+        store.close()
