@@ -13,16 +13,23 @@ Two things need care beyond LMDB's own locking:
   gate to empty, so no transaction is ever open while the map changes. Aborting a write
   transaction passes the same gate: py-lmdb makes it wait for a moment with no read in
   flight, which busy reader threads would otherwise never grant.
+* With ``writemap`` LMDB sets the data file's length to the map size whenever it maps
+  it, so a process mapping less than another would cut that one's map short, and its
+  next write past the new end kills it (SIGBUS). Every map change (open, growth,
+  adopting another process's growth) therefore holds ``map.lock`` and maps at least
+  the data file's current length: the file never shrinks under another process.
 * An environment must never be used across ``fork()``: the child inherits the mapping but
   not LMDB's locks. A fork marks every inherited environment as unusable in the child.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -186,7 +193,7 @@ class SharedEnvironment:
             except lmdb.MapFullError:
                 self._grow()
             except lmdb.MapResizedError:
-                self._gate.exclusive(lambda: self.env.set_mapsize(0))
+                self._adopt_growth()
 
     def _write_once(self, tickets: list[Ticket]) -> Ticket | None:
         txn = self.env.begin(write=True)
@@ -226,12 +233,20 @@ class SharedEnvironment:
         size = self.env.info()["map_size"]
         if size >= _MAX_MAP_SIZE:
             raise StorageError(f"{self.path}: the store is full ({size} bytes)")
-        self._gate.exclusive(lambda: self.env.set_mapsize(size * 2))
-        try:
-            _reserve(self.path, size * 2)
-        except StorageError:
-            self._gate.exclusive(lambda: self.env.set_mapsize(size))
-            raise
+        with _map_lock(self.path) as length:
+            grown = max(size * 2, length)
+            self._gate.exclusive(lambda: self.env.set_mapsize(grown))
+            try:
+                _reserve(self.path, grown)
+            except StorageError:
+                # Back to the length the file had: what others map is still reserved.
+                self._gate.exclusive(lambda: self.env.set_mapsize(max(size, length)))
+                raise
+
+    def _adopt_growth(self) -> None:
+        """Map what another process grew the store to (the caller holds the writer lock)."""
+        with _map_lock(self.path) as length:
+            self._gate.exclusive(lambda: self.env.set_mapsize(length))
 
     def read(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
         """Run ``body`` in one read transaction (a consistent snapshot)."""
@@ -246,7 +261,7 @@ class SharedEnvironment:
                 self._gate.leave()
             # Another process grew the map beyond ours: adopt its size, then read again.
             with self._writer:
-                self._gate.exclusive(lambda: self.env.set_mapsize(0))
+                self._adopt_growth()
 
     def close(self) -> None:
         """Close the environment once no transaction of this process is open."""
@@ -316,6 +331,11 @@ def _make_directory(path: Path) -> Path:
 
 
 def _open_environment(directory: Path, *, fsync: bool, map_size: int) -> SharedEnvironment:
+    with _map_lock(directory) as length:
+        return _open_locked(directory, fsync=fsync, map_size=max(map_size, length))
+
+
+def _open_locked(directory: Path, *, fsync: bool, map_size: int) -> SharedEnvironment:
     try:
         env = lmdb.open(
             str(directory),
@@ -341,6 +361,24 @@ def _open_environment(directory: Path, *, fsync: bool, map_size: int) -> SharedE
     except StorageError:
         env.close()
         raise
+
+
+@contextmanager
+def _map_lock(directory: Path) -> Iterator[int]:
+    """Hold the data directory's map lock; yields the data file's length (0 if none yet)."""
+    try:
+        descriptor = os.open(directory / "map.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise StorageError(f"{directory}: cannot open the map lock: {error}") from error
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            length = (directory / "data.mdb").stat().st_size
+        except FileNotFoundError:
+            length = 0
+        yield length
+    finally:
+        os.close(descriptor)
 
 
 def _reserve(directory: Path, size: int) -> None:

@@ -14,7 +14,9 @@ Commands:
     fill <count>      insert ``count`` jobs with large arguments, print their ids.
     flood             insert batches until the store refuses one, then print the error,
                       how many jobs were stored and how many a listing finds.
-    open              open the store, print "opened" or the StorageError's message.
+    grow              open with a 1 MiB map, insert until it has grown to 4 MiB, print
+                      "grown", wait for "go", insert as much again, print how many.
+    open [map_size]   open the store, print "opened" or the StorageError's message.
 """
 
 from __future__ import annotations
@@ -86,10 +88,23 @@ def flood(store: LmdbStorage, _: str) -> None:
         say({"error": str(error), "stored": stored, "total": total})
 
 
+def grow(store: LmdbStorage, _: str) -> None:
+    batch = [NewJob(queue="grown", worker="w", function="f", args=("x" * 2000,))] * 100
+    stored = 0
+    while store._shared.env.info()["map_size"] < 4 << 20:
+        stored += len(store.insert_many(batch, NOW))
+    wait_for_go()
+    for _ in range(stored // len(batch)):
+        stored += len(store.insert_many(batch, NOW))
+    say(stored)
+
+
 def main(command: str, data_dir: str, argument: str = "") -> None:
     try:
         # A flooded disk is tiny: start with a map it can hold, so the store opens.
-        map_size = (256 << 10) if command == "flood" else DEFAULT_MAP_SIZE
+        map_size = {"flood": 256 << 10, "grow": 1 << 20}.get(command, DEFAULT_MAP_SIZE)
+        if command == "open" and argument:
+            map_size = int(argument)
         store = LmdbStorage(Path(data_dir), durability="process", map_size=map_size)
     except StorageError as error:
         say(str(error))
@@ -97,7 +112,14 @@ def main(command: str, data_dir: str, argument: str = "") -> None:
     if command == "open":
         say("opened")
     else:
-        commands = {"claim": claim, "unique": unique, "hold": hold, "fill": fill, "flood": flood}
+        commands = {
+            "claim": claim,
+            "unique": unique,
+            "hold": hold,
+            "fill": fill,
+            "flood": flood,
+            "grow": grow,
+        }
         commands[command](store, argument)
     store.close()
 

@@ -172,3 +172,22 @@ def test_counts_and_ids_stay_exact_when_another_process_writes_in_between(
         TaskState.RUNNING: 11,
     }
     assert store.counts()["filled"][TaskState.PENDING] == 5
+
+
+def test_opening_with_a_smaller_map_never_cuts_another_process_short(
+    store_dir: Path, spawn: Callable[..., Child]
+) -> None:
+    """LMDB sizes the data file to each map: a smaller one must not truncate a larger one's."""
+    grower = spawn("grow", str(store_dir))
+    assert grower.read() == "ready"
+    grown = (store_dir / "data.mdb").stat().st_size
+    assert spawn("open", str(store_dir), str(1 << 20)).read() == "opened"
+    assert (store_dir / "data.mdb").stat().st_size >= grown
+    grower.send("go")
+    stored = grower.read()  # the grower dies of SIGBUS if its map was cut short
+    assert grower.finish() == 0
+    reader = LmdbStorage(store_dir, durability="process", map_size=1 << 20)
+    try:
+        assert reader.counts()["grown"][TaskState.PENDING] == stored
+    finally:
+        reader.close()
