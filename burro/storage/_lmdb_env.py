@@ -263,6 +263,19 @@ class SharedEnvironment:
             with self._writer:
                 self._adopt_growth()
 
+    def clear_stale_readers(self) -> int:
+        """Free the reader slots of processes that died mid-read; returns how many.
+
+        LMDB frees them only when asked: until then each pins its snapshot, and no page
+        freed since can be reused, so the store grows for as long as it stays open.
+        """
+        self._gate.enter()
+        try:
+            cleared: int = self.env.reader_check()
+            return cleared
+        finally:
+            self._gate.leave()
+
     def close(self) -> None:
         """Close the environment once no transaction of this process is open."""
         with self._writer:

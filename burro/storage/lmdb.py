@@ -382,9 +382,14 @@ class LmdbStorage:
         """Release (``rescue=True``) the claims of every runtime that is not alive.
 
         A runtime is alive while some process holds its lock file; claims by a runtime
-        that never registered are judged by the same lock. Dead runtimes are unregistered.
+        that never registered are judged by the same lock. Dead runtimes are unregistered,
+        and the LMDB reader slots of dead processes freed.
         """
         now = utc(now)
+        try:
+            self._usable().clear_stale_readers()
+        except lmdb.Error as error:
+            raise self._failure(error) from error
         return self._write(lambda writer: self._rescue(writer, now))
 
     def _rescue(self, writer: JobWriter, now: datetime) -> list[Job]:

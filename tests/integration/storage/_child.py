@@ -16,6 +16,8 @@ Commands:
                       how many jobs were stored and how many a listing finds.
     grow              open with a 1 MiB map, insert until it has grown to 4 MiB, print
                       "grown", wait for "go", insert as much again, print how many.
+    read              open a read transaction, print "reading", keep it open until stdin
+                      closes (the test SIGKILLs it instead).
     open [map_size]   open the store, print "opened" or the StorageError's message.
 """
 
@@ -99,6 +101,12 @@ def grow(store: LmdbStorage, _: str) -> None:
     say(stored)
 
 
+def read(store: LmdbStorage, _: str) -> None:
+    with store._shared.env.begin():
+        say("reading")
+        sys.stdin.read()
+
+
 def main(command: str, data_dir: str, argument: str = "") -> None:
     try:
         # A flooded disk is tiny: start with a map it can hold, so the store opens.
@@ -119,6 +127,7 @@ def main(command: str, data_dir: str, argument: str = "") -> None:
             "fill": fill,
             "flood": flood,
             "grow": grow,
+            "read": read,
         }
         commands[command](store, argument)
     store.close()
