@@ -323,7 +323,8 @@ def release_shared(shared: SharedEnvironment) -> None:
             return
         if _registry.environments.get(str(shared.path)) is shared:
             del _registry.environments[str(shared.path)]
-    shared.close()
+        # Still under the lock: LMDB refuses a second open of a directory until then.
+        shared.close()
 
 
 def _make_directory(path: Path) -> Path:

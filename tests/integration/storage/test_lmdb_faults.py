@@ -306,3 +306,43 @@ def test_durability_maps_to_lmdb_sync(store_dir: Path, durability: str, synced: 
         assert store._shared.env.flags()["sync"] is synced
     finally:
         store.close()
+
+
+def test_a_store_opened_while_the_last_one_closes_opens(
+    store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening and closing stores from several threads (a producer per request) is safe."""
+    from burro.storage import _lmdb_env
+
+    closing = LmdbStorage(store_dir)
+    job_id = closing.insert(job(1), NOW).id
+    opened: list[LmdbStorage] = []
+    failed: list[BaseException] = []
+    tried = threading.Event()
+
+    def open_another() -> None:
+        try:
+            opened.append(LmdbStorage(store_dir))
+        except BaseException as error:
+            failed.append(error)
+        finally:
+            tried.set()
+
+    real_close = _lmdb_env.SharedEnvironment.close
+
+    def close_while_another_opens(shared: _lmdb_env.SharedEnvironment) -> None:
+        opener.start()
+        tried.wait(0.5)  # an open refused at once shows up here; one that waits, after
+        real_close(shared)
+
+    opener = threading.Thread(target=open_another)
+    monkeypatch.setattr(_lmdb_env.SharedEnvironment, "close", close_while_another_opens)
+    closing.close()
+    monkeypatch.setattr(_lmdb_env.SharedEnvironment, "close", real_close)
+    opener.join(timeout=10)
+    assert failed == []
+    (store,) = opened
+    try:
+        assert store.get(job_id) is not None
+    finally:
+        store.close()
