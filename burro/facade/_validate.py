@@ -163,14 +163,18 @@ def _from_template(template: NewJob, raw_args: Any, meta: Mapping[str, Any]) -> 
 
 def scheduled_time(scheduled_at: object, now: datetime) -> datetime:
     """An aware datetime, or seconds from ``now``, as an aware UTC datetime."""
-    if isinstance(scheduled_at, datetime):
-        return check_aware("scheduled_at", scheduled_at).astimezone(UTC)
-    if isinstance(scheduled_at, (int, float)) and not isinstance(scheduled_at, bool):
-        if not math.isfinite(scheduled_at) or scheduled_at < 0:
-            raise InvalidTaskError(
-                f"scheduled_at must be >= 0 seconds from now, not {scheduled_at}"
-            )
-        return now + timedelta(seconds=scheduled_at)
+    try:
+        if isinstance(scheduled_at, datetime):
+            return check_aware("scheduled_at", scheduled_at).astimezone(UTC)
+        if isinstance(scheduled_at, (int, float)) and not isinstance(scheduled_at, bool):
+            if not math.isfinite(scheduled_at) or scheduled_at < 0:
+                raise InvalidTaskError(
+                    f"scheduled_at must be >= 0 seconds from now, not {scheduled_at}"
+                )
+            return now + timedelta(seconds=scheduled_at)
+    except OverflowError:
+        # Past year 9999 (or before year 1) in UTC: no datetime can hold it.
+        raise InvalidTaskError(f"scheduled_at {scheduled_at!r} is out of range") from None
     raise InvalidTaskError(
         f"scheduled_at must be an aware datetime or seconds from now, not {scheduled_at!r}"
     )

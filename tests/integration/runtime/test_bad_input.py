@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from tests.integration.runtime import workers
 from tests.integration.runtime.conftest import Factory
 
 W = "tests.integration.runtime.workers"
+#: Midnight of year 1 at UTC+5: the same instant in UTC is before year 1.
+BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,8 @@ W = "tests.integration.runtime.workers"
         (lambda m: m.schedule_task(workers.record, "record", [1], datetime(2030, 1, 1)), "naive"),
         (lambda m: m.schedule_task(workers.record, "record", [1], -5), ">= 0"),
         (lambda m: m.schedule_task(workers.record, "record", [1], "tomorrow"), "aware datetime"),
+        (lambda m: m.schedule_task(workers.record, "record", [1], 1e300), "out of range"),
+        (lambda m: m.schedule_task(workers.record, "record", [1], BEFORE_YEAR_ONE), "out of range"),
         (
             lambda m: m.schedule_task(workers.record, "record", [1], 5, colour="red"),
             "unknown option",
