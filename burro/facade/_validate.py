@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,9 @@ __all__ = [
 #: Option names accepted by enqueue_task / schedule_task / enqueue_many.
 OPTION_NAMES = (*WORKER_OPTION_NAMES, "meta")
 MAX_PRIORITY = 65_535
+#: The longest timeout or uniqueness window (about 292 years): a worker thread cannot
+#: wait longer, and every window stays within datetime arithmetic.
+MAX_SECONDS = threading.TIMEOUT_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,8 +280,8 @@ def _non_negative(name: str, value: object) -> float:
 def _optional_positive(name: str, value: object) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or value <= 0:  # type: ignore[operator]
-        raise InvalidTaskError(f"{name} must be a number > 0, not {value!r}")
+    if not _is_number(value) or not 0 < value <= MAX_SECONDS:  # type: ignore[operator]
+        raise InvalidTaskError(f"{name} must be a number > 0 and <= {MAX_SECONDS:g}, not {value!r}")
     return float(value)  # type: ignore[arg-type]
 
 
