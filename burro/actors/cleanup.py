@@ -42,7 +42,10 @@ def sweep_finished(
     batch = batch or CLEANUP_BATCH
     removed = 0
     for states, days in ((_COMPLETED, retention_days_completed), (_FAILED, retention_days_failed)):
-        before = now - timedelta(days=days)
+        try:
+            before = now - timedelta(days=days)
+        except OverflowError:
+            continue  # a retention reaching before year 1: no task is that old
         while (count := storage.delete_finished(states, before, batch)) > 0:
             removed += count
             if count < batch:

@@ -590,8 +590,13 @@ class BackgroundTaskManager:
 def _retention(name: str, value: float | None, default: float) -> float:
     if value is None:
         return default
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise InvalidTaskError(f"{name} must be a number of days >= 0, not {value!r}")
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidTaskError(f"{name} must be a finite number of days >= 0, not {value!r}")
     return float(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -64,6 +65,8 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
         (lambda m: m.pause_queue("nope"), "unknown queue"),
         (lambda m: m.scale_queue("default", 0), "concurrency"),
         (lambda m: m.cleanup_old_tasks(retention_days_completed=-1), "retention_days_completed"),
+        (lambda m: m.cleanup_old_tasks(retention_days_failed=math.nan), "retention_days_failed"),
+        (lambda m: m.cleanup_old_tasks(retention_days_failed=math.inf), "retention_days_failed"),
     ],
 )
 def test_bad_call_raises_invalid_task_error_and_stores_nothing(

@@ -128,3 +128,15 @@ def test_jobs_keep_completing_while_a_large_cleanup_runs(
     assert removed == [1_200]
     assert len([b for b in batches if b]) == 12  # twelve short transactions, not one long one
     assert manager.get_task_status(interleaved[0]).status is TaskState.COMPLETED
+
+
+def test_a_retention_reaching_before_year_one_keeps_every_task(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(
+        cleanup={"retention_days_completed": 1e10, "retention_days_failed": 1e10}
+    )
+    ids = _finish(manager, 2, "kept")
+    assert manager.cleanup_old_tasks() == 0
+    assert manager.cleanup_old_tasks(retention_days_completed=1e12) == 0
+    assert [manager.get_task_status(i).status for i in ids] == [TaskState.COMPLETED] * 2
