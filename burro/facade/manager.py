@@ -455,6 +455,7 @@ class BackgroundTaskManager:
     ) -> tuple[list[TaskStatus], Pagination]:
         """A page of tasks matching the filters, and where it sits in the whole result."""
         self._require_running()
+        _check_names(queue=queue, worker=worker)
         filters = JobFilter(states=_states(status), queue=queue, worker=worker)
         _check_page(page, per_page, sort_by)
         jobs, total = self._storage.list_jobs(
@@ -612,6 +613,12 @@ def _states(
         raise InvalidTaskError(
             f"unknown status in {names!r}; expected some of {[s.value for s in TaskState]}"
         ) from None
+
+
+def _check_names(**names: object) -> None:
+    for name, value in names.items():
+        if value is not None and not isinstance(value, str):
+            raise InvalidTaskError(f"{name} must be a str or None, not {value!r}")
 
 
 def _check_page(page: int, per_page: int, sort_by: str) -> None:

@@ -62,6 +62,8 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
         (lambda m: m.list_tasks(status="sleeping"), "unknown status"),
         (lambda m: m.list_tasks(sort_by="args"), "sort_by"),
         (lambda m: m.list_tasks(page=0), "page"),
+        (lambda m: m.list_tasks(queue=7), "queue"),
+        (lambda m: m.list_tasks(worker=workers.record), "worker"),
         (lambda m: m.pause_queue("nope"), "unknown queue"),
         (lambda m: m.scale_queue("default", 0), "concurrency"),
         (lambda m: m.cleanup_old_tasks(retention_days_completed=-1), "retention_days_completed"),
