@@ -393,6 +393,7 @@ class BackgroundTaskManager:
     def cancel_task(self, task_id: str, *, reason: str | None = None) -> None:
         """Cancel a task: it never runs if it has not started; a running one is told to stop."""
         self._require_running()
+        _check_names(reason=reason)
         job = self._storage.cancel(self._task_id(task_id), reason, self.clock.now())
         if job is None:
             raise TaskNotFound(f"no task {task_id!r}")
@@ -616,6 +617,7 @@ def _states(
 
 
 def _check_names(**names: object) -> None:
+    """Each named argument is a str or None."""
     for name, value in names.items():
         if value is not None and not isinstance(value, str):
             raise InvalidTaskError(f"{name} must be a str or None, not {value!r}")

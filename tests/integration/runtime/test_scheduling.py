@@ -182,3 +182,13 @@ def test_scale_queue_up_and_down(start_manager: Factory, recorder: workers.Recor
     recorder.gate.set()
     drain(manager)
     assert recorder.max_active == 1
+
+
+@pytest.mark.parametrize("reason", [object(), 42])
+def test_cancel_with_a_reason_that_is_not_text_is_refused_and_changes_nothing(
+    manager: burro.BackgroundTaskManager, reason: object
+) -> None:
+    task_id = manager.schedule_task(workers.record, "record", ["later"], 3600)
+    with pytest.raises(burro.InvalidTaskError, match="reason"):
+        manager.cancel_task(task_id, reason=reason)  # type: ignore[arg-type]
+    assert manager.get_task_status(task_id).status is burro.TaskState.SCHEDULED
