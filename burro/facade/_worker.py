@@ -142,6 +142,11 @@ class WorkerResolver:
     def _module_allowed(self, module_name: str) -> bool:
         return any(fnmatch.fnmatchcase(module_name, pattern) for pattern in self._allowed)
 
+    def _lives_in_allowed(self, target: Callable[..., Any]) -> bool:
+        # Where it is defined, not where it was imported to: an allowed module that
+        # imports ``subprocess.run`` does not make ``run`` a worker.
+        return self._module_allowed(getattr(target, "__module__", None) or "")
+
     def _resolve_uncached(self, worker: str, function: str, *, may_import: bool) -> WorkerTarget:
         module_name, _, class_name = worker.partition(":")
         module = self._load_module(module_name, may_import=may_import)
@@ -172,12 +177,10 @@ class WorkerResolver:
         if target is None or not callable(target):
             raise InvalidTaskError(f"{worker!r} has no public function {function!r}")
         options = worker_options(target)
-        if options is None and not (
-            self._module_allowed(module.__name__) and inspect.isfunction(target)
-        ):
+        if options is None and not (inspect.isfunction(target) and self._lives_in_allowed(target)):
             raise InvalidTaskError(
-                f"{worker}:{function} is not marked with @burro.worker and its module is not in "
-                "allowed_worker_modules"
+                f"{worker}:{function} is not marked with @burro.worker and is not defined in a "
+                "module allowed by allowed_worker_modules"
             )
         return WorkerTarget(target, dict(options or {}))
 
@@ -188,10 +191,10 @@ class WorkerResolver:
         if not inspect.isclass(cls):
             raise InvalidTaskError(f"{worker!r} does not name a class")
         options = worker_options(cls)
-        if options is None and not self._module_allowed(module.__name__):
+        if options is None and not self._lives_in_allowed(cls):
             raise InvalidTaskError(
-                f"class {worker!r} is not marked with @burro.worker and its module is not in "
-                "allowed_worker_modules"
+                f"class {worker!r} is not marked with @burro.worker and is not defined in a "
+                "module allowed by allowed_worker_modules"
             )
         if not _is_public(function) or not inspect.isfunction(
             inspect.getattr_static(cls, function, None)

@@ -118,3 +118,31 @@ def test_unmarked_worker_that_reached_storage_is_discarded_without_running(
         assert status.attempts == 1
         assert "InvalidTaskError" in (status.last_error or "")
     assert recorder.calls == []
+
+
+ALLOWED = "tests.integration.runtime.allowed_workers"
+
+
+def test_allowed_module_runs_its_own_functions_not_the_ones_it_imports(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    from burro.storage.base import NewJob
+    from burro.testing import drain
+
+    manager = start_manager(allowed_worker_modules=[ALLOWED])
+    own = manager.enqueue_task(ALLOWED, "tidy", ["own"])
+    with pytest.raises(burro.InvalidTaskError, match="not marked"):
+        manager.enqueue_task(ALLOWED, "not_marked", ["imported"])
+    with pytest.raises(burro.InvalidTaskError, match="not marked"):
+        manager.enqueue_task(f"{ALLOWED}:Recorder", "record", ["imported", "class"])
+    now = manager.clock.now()
+    forged = [
+        NewJob(queue="default", worker=ALLOWED, function="not_marked", args=("forged",)),
+        NewJob(queue="default", worker=f"{ALLOWED}:Recorder", function="record", args=("f", 1)),
+    ]
+    forged_ids = [manager._storage.insert(job, now).id for job in forged]
+    drain(manager)
+    assert manager.get_task_status(own).status is burro.TaskState.COMPLETED
+    for task_id in forged_ids:
+        assert manager.get_task_status(task_id).status is burro.TaskState.DISCARDED
+    assert recorder.calls == [("tidy", "own")]
