@@ -205,8 +205,6 @@ def recurring_record(
         raise InvalidTaskError(f"a recurring task needs a non-empty name, not {name!r}")
     if catch_up not in ("one", "all", "none"):
         raise InvalidTaskError(f"catch_up must be 'one', 'all' or 'none', not {catch_up!r}")
-    if job.unique_for_seconds is not None:
-        raise InvalidTaskError("recurring tasks are unique per fire time; drop unique_for_seconds")
     schedule = parse_schedule(expression, timezone)
     options = {
         "queue": job.queue,

@@ -365,6 +365,11 @@ class BackgroundTaskManager:
         at most 100) or not at all (``"none"``). A change takes effect from the next fire.
         """
         self._require_running()
+        # Asked for here, it is an error; a worker's own default is simply not used.
+        if options.get("unique_for_seconds") is not None:
+            raise InvalidTaskError(
+                "recurring tasks are unique per fire time; drop unique_for_seconds"
+            )
         record = recurring_record(
             task_name_id,
             self._job(JobRequest(worker, function, args, options)),

@@ -149,6 +149,21 @@ def test_bad_recurring_definitions_are_refused_and_nothing_stored(
     assert manager.list_recurring_tasks() == []
 
 
+def test_a_worker_unique_by_default_can_recur(
+    start_manager: Factory, clock: ManualClock, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(clock=clock)
+    start = clock.now()
+    with pytest.raises(burro.InvalidTaskError, match="unique_for_seconds"):
+        manager.schedule_recurring_task(
+            "sync", workers.sync_once, "sync_once", ["s"], EVERY_MINUTE, unique_for_seconds=30
+        )
+    manager.schedule_recurring_task("sync", workers.sync_once, "sync_once", ["s"], EVERY_MINUTE)
+    _step(manager, clock, start + timedelta(minutes=2))
+    assert len(_fires(manager, "sync")) == 2
+    assert recorder.runs["s"] == 2
+
+
 @pytest.mark.parametrize(
     ("zone", "expression", "start", "end", "expected_utc"),
     [

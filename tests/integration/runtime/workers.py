@@ -60,6 +60,12 @@ def always_fails(value: Any) -> None:
     raise ValueError(f"hopeless {value}")
 
 
+@burro.worker(unique_for_seconds=60)
+def sync_once(value: Any) -> None:
+    """Unique by default: enqueued twice within a minute, it runs once."""
+    recorder.record("sync_once", value)
+
+
 @burro.worker
 def fails_then_succeeds(value: Any, failures: int) -> str:
     recorder.record("flaky", value)
