@@ -612,9 +612,13 @@ def _states(
 ) -> frozenset[TaskState] | None:
     if status is None:
         return None
-    names = [status] if isinstance(status, str) else list(status)
     try:
+        names = [status] if isinstance(status, str) else list(status)
         return frozenset(TaskState(name) for name in names)
+    except TypeError:
+        raise InvalidTaskError(
+            f"status must be a state or a list of states, not {status!r}"
+        ) from None
     except ValueError:
         raise InvalidTaskError(
             f"unknown status in {names!r}; expected some of {[s.value for s in TaskState]}"

@@ -60,6 +60,7 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
         ),
         (lambda m: m.enqueue_many([{"function": "record"}]), "'worker'"),
         (lambda m: m.list_tasks(status="sleeping"), "unknown status"),
+        (lambda m: m.list_tasks(status=5), "status"),
         (lambda m: m.list_tasks(sort_by="args"), "sort_by"),
         (lambda m: m.list_tasks(page=0), "page"),
         (lambda m: m.list_tasks(queue=7), "queue"),
