@@ -35,13 +35,25 @@ class Clock(Protocol):
 
 
 class _ThreadTimer:
-    def __init__(self, delay: float, callback: Callable[[], None]) -> None:
-        self._timer = threading.Timer(max(delay, 0.0), callback)
-        self._timer.daemon = True
-        self._timer.start()
+    def __init__(
+        self, now: Callable[[], datetime], when: datetime, callback: Callable[[], None]
+    ) -> None:
+        self._cancelled = threading.Event()
+        thread = threading.Thread(target=self._run, args=(now, when, callback), daemon=True)
+        thread.start()
+
+    def _run(
+        self, now: Callable[[], datetime], when: datetime, callback: Callable[[], None]
+    ) -> None:
+        # Waiting is measured on the monotonic clock; if the wall clock was stepped back
+        # meanwhile, `when` has not come yet: wait for the rest rather than run early.
+        while not self._cancelled.wait(max((when - now()).total_seconds(), 0.0)):
+            if now() >= when:
+                callback()
+                return
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self._cancelled.set()
 
 
 class SystemClock:
@@ -53,7 +65,7 @@ class SystemClock:
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
         """Run ``callback`` on a timer thread at ``when``."""
-        return _ThreadTimer((when - self.now()).total_seconds(), callback)
+        return _ThreadTimer(self.now, when, callback)
 
 
 class _ManualTimer:
