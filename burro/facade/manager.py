@@ -6,6 +6,7 @@ to the actor tree (which runs the work). It mirrors ``Deeper_Hub.Core.Background
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -42,7 +43,7 @@ from burro.observability.events import EventBus
 from burro.observability.reporter import LifecycleReporter
 from burro.states import TaskState
 from burro.storage import open_storage
-from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
+from burro.storage.base import JobFilter, NewJob, RecurringRecord, RuntimeInfo, Storage
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -362,7 +363,8 @@ class BackgroundTaskManager:
         Each fire time of ``cron_expression`` (in ``timezone``) enqueues exactly one job,
         with ``meta["recurring"]`` and ``meta["fire_at"]`` set. After downtime, missed
         fires run as one catch-up job (``catch_up="one"``), each of them (``"all"``,
-        at most 100) or not at all (``"none"``). A change takes effect from the next fire.
+        at most 100) or not at all (``"none"``). A change takes effect from the next fire;
+        declaring the same expression and time zone again keeps the fires still owed.
         """
         self._require_running()
         # Asked for here, it is an error; a worker's own default is simply not used.
@@ -378,10 +380,23 @@ class BackgroundTaskManager:
             catch_up,
             self.clock.now(),
         )
-        self._storage.upsert_recurring(record)
+        self._storage.upsert_recurring(self._keep_owed_fires(record))
         if self._runs_queues:
             self._ctx.wake_scheduler()
         return record.name
+
+    def _keep_owed_fires(self, record: RecurringRecord) -> RecurringRecord:
+        """``record`` at the stored one's place in time if their schedule is the same."""
+        stored = self._storage.get_recurring(record.name)
+        if stored is None or (stored.cron_expression, stored.timezone) != (
+            record.cron_expression,
+            record.timezone,
+        ):
+            return record
+        # Fires missed while no runtime ran are still owed (catch_up decides how they run).
+        return dataclasses.replace(
+            record, next_fire_at=stored.next_fire_at, last_fire_at=stored.last_fire_at
+        )
 
     def cancel_recurring_task(self, task_name_id: str) -> None:
         """Stop all future fires of a recurring task (jobs already enqueued are kept)."""

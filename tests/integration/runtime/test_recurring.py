@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,6 +98,37 @@ def test_missed_fires_after_downtime_follow_catch_up(
         assert listed.next_fire_at == start + timedelta(minutes=6)
         _step(manager, clock, start + timedelta(minutes=6))
         assert len(_fires(manager, "nightly")) == expected + 1  # back on schedule
+
+
+def test_declaring_the_same_schedule_again_after_downtime_keeps_the_catch_up(
+    tmp_path: Path, recorder: workers.Recorder
+) -> None:
+    """Apps declare their recurring tasks at every start, often from a process that runs
+    no queues (a web app): that must not wipe out the fires missed meanwhile."""
+    clock = ManualClock()
+    start = clock.now()
+    options: dict[str, Any] = {"data_dir": tmp_path, "clock": clock, "durability": "process"}
+
+    def declare(manager: burro.BackgroundTaskManager) -> None:
+        manager.schedule_recurring_task(
+            "nightly", workers.record, "record", ["n"], EVERY_MINUTE, catch_up="all"
+        )
+
+    with burro.start(**options) as manager:
+        declare(manager)
+    clock.set(start + timedelta(minutes=3, seconds=30))  # down for three fire times
+    producer = burro.connect(**options)
+    try:
+        declare(producer)
+        (listed,) = producer.list_recurring_tasks()
+        assert listed.next_fire_at == start + timedelta(minutes=1)  # still owed
+    finally:
+        producer.stop()
+    with burro.start(**options) as manager:
+        drain(manager)
+        assert _fires(manager, "nightly") == [
+            (start + timedelta(minutes=m)).isoformat() for m in (1, 2, 3)
+        ]
 
 
 def test_upsert_takes_effect_from_the_next_fire(
