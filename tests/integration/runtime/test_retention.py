@@ -140,3 +140,15 @@ def test_a_retention_reaching_before_year_one_keeps_every_task(
     assert manager.cleanup_old_tasks() == 0
     assert manager.cleanup_old_tasks(retention_days_completed=1e12) == 0
     assert [manager.get_task_status(i).status for i in ids] == [TaskState.COMPLETED] * 2
+
+
+def test_a_retention_longer_than_the_calendar_still_lets_the_other_class_be_cleaned(
+    start_manager: Factory, clock: ManualClock, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(clock=clock)
+    _finish(manager, 2, "kept")
+    clock.advance(DAY)
+    forever = 1_000_000  # days: further back than the first year of the calendar
+    assert manager.cleanup_old_tasks(retention_days_completed=forever) == 0
+    assert manager.cleanup_old_tasks(retention_days_completed=0, retention_days_failed=forever) == 2
+    assert manager.get_statistics()["queues"]["default"]["completed"] == 0
