@@ -136,6 +136,8 @@ class SharedEnvironment:
         self._group = GroupCommitter(self._commit_batch, self._make_durable if synced else None)
         #: Whether a commit of the current batch flushed to disk (see ``_write_once``).
         self._flushed = False
+        #: Why a flush failed, if one did: then no further write is accepted.
+        self._flush_failure: Exception | None = None
         self._sync_requested = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
@@ -162,6 +164,11 @@ class SharedEnvironment:
     def _commit_batch(self, tickets: list[Ticket]) -> bool:
         """Commit the tickets' bodies; True if a commit flushed (and so every earlier one)."""
         with self._writer:
+            if self._flush_failure is not None:
+                raise StorageError(
+                    f"{self.path}: a flush to disk failed ({self._flush_failure}); the store "
+                    "takes no more writes until it is opened again"
+                )
             self._flushed = False
             batch = tickets
             while batch:
@@ -179,7 +186,13 @@ class SharedEnvironment:
     def _make_durable(self) -> None:
         """Flush what the last commits left unflushed: their meta page (``metasync`` off)."""
         with self._writer:
-            self.env.sync(True)
+            try:
+                self.env.sync(True)
+            except (lmdb.Error, OSError) as error:
+                # After a failed flush the OS may drop the pages it could not write and
+                # report the next flush clean: nothing written from here on is trusted.
+                self._flush_failure = error
+                raise
 
     def _commit(self, tickets: list[Ticket]) -> Ticket | None:
         """Run every body in one transaction and commit it, growing the map as needed.

@@ -6,11 +6,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import lmdb
 import pytest
 
 from burro._group_commit import Ticket
 from burro.clock import utcnow
-from burro.errors import InvalidTaskError
+from burro.errors import InvalidTaskError, StorageError
 from burro.states import TaskState
 from burro.storage import NewJob, open_storage
 from burro.storage.lmdb import LmdbStorage
@@ -98,3 +99,30 @@ def test_a_process_store_neither_holds_nor_flushes(tmp_path: Path) -> None:
         assert store.insert(_job((1,)), utcnow()).created
     finally:
         store.close()
+
+
+class _FailingSync:
+    """An LMDB environment whose explicit flushes fail (a disk that reports EIO)."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    def sync(self, force: bool = False) -> None:
+        raise lmdb.Error("mdb_env_sync: Input/output error")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def test_a_failed_flush_fails_the_write_and_every_later_one(storage: LmdbStorage) -> None:
+    shared = storage._shared
+    real_env = shared.env
+    shared.env = _FailingSync(real_env)  # type: ignore[assignment]
+    try:
+        with pytest.raises(StorageError, match="Input/output error"):
+            storage.insert(_job((1,)), utcnow())
+    finally:
+        shared.env = real_env
+    # The disk may have dropped what it could not write: nothing later is trusted to it.
+    with pytest.raises(StorageError, match="a flush to disk failed"):
+        storage.insert(_job((2,)), utcnow())
