@@ -59,14 +59,17 @@ def _fire_record(
     upcoming = next_fire_at(schedule, after=now)
     fires = _fires_to_run(schedule, record, now, grace)
     if not fires:
-        # Nothing to run (catch_up="none" after downtime): still move past the misses.
-        storage.upsert_recurring(dataclasses.replace(record, next_fire_at=upcoming))
+        # Nothing to run (catch_up="none" after downtime): still move past the misses,
+        # unless the task was cancelled or redefined since it was read.
+        storage.advance_recurring(record, upcoming)
     for fire_at in fires:
         with reporter.firing(record.name, fire_at, job_for_fire(record, fire_at)) as fire:
-            job_id = storage.fire_recurring(record.name, fire_at, fire.job, upcoming, now)
+            job_id = storage.fire_recurring(record, fire_at, fire.job, upcoming, now)
             fire.stored(job_id)
         if job_id is not None:
             queues.add(fire.job.queue)
+            # What storage now holds: the next fire of a catch-up compares against it.
+            record = dataclasses.replace(record, next_fire_at=upcoming, last_fire_at=fire_at)
     return upcoming
 
 

@@ -21,7 +21,14 @@ from burro.storage._lmdb_records import decode_recurring, encode_recurring, utc
 from burro.storage._lmdb_writer import JobWriter
 from burro.storage.base import NewJob, RecurringRecord
 
-__all__ = ["delete_recurring", "fire_recurring", "read_recurring", "recurring_key"]
+__all__ = [
+    "advance_recurring",
+    "delete_recurring",
+    "fire_recurring",
+    "is_stored",
+    "read_recurring",
+    "recurring_key",
+]
 
 
 def recurring_key(name: str) -> bytes:
@@ -55,7 +62,7 @@ def delete_recurring(writer: JobWriter, name: str) -> bool:
 
 def fire_recurring(
     writer: JobWriter,
-    name: str,
+    record: RecurringRecord,
     fire_at: datetime,
     job: NewJob,
     *,
@@ -64,13 +71,16 @@ def fire_recurring(
 ) -> str | None:
     """Record one fire, insert its job and move the schedule.
 
-    ``None`` if that fire was already recorded, is older than the last one recorded, or
-    the task no longer exists.
+    ``None`` if ``record`` is no longer the one stored (deleted, redefined or moved since
+    the caller read it), or if that fire was already recorded or is older than the last
+    one recorded.
     """
     dbs = writer.dbs
-    record = read_recurring(writer.txn, dbs, name)
+    name = record.name
     fired = fire_key(name, fire_at)
-    if record is None or writer.txn.get(fired, db=dbs.fires) is not None:
+    if not is_stored(writer.txn, dbs, record):
+        return None
+    if writer.txn.get(fired, db=dbs.fires) is not None:
         return None
     if record.last_fire_at is not None and fire_at < record.last_fire_at:
         # A fire older than the last one recorded was superseded (its record may have
@@ -85,6 +95,23 @@ def fire_recurring(
     moved = replace(record, next_fire_at=utc(next_fire_at), last_fire_at=utc(fire_at))
     writer.txn.put(recurring_key(name), encode_recurring(moved), db=dbs.recurring)
     return inserted.id
+
+
+def advance_recurring(writer: JobWriter, record: RecurringRecord, next_fire_at: datetime) -> bool:
+    """Move the next fire of ``record`` if it is still the one stored; whether it was."""
+    if not is_stored(writer.txn, writer.dbs, record):
+        return False
+    moved = replace(record, next_fire_at=utc(next_fire_at))
+    writer.txn.put(recurring_key(record.name), encode_recurring(moved), db=writer.dbs.recurring)
+    return True
+
+
+def is_stored(txn: lmdb.Transaction[bytes], dbs: Databases, record: RecurringRecord) -> bool:
+    """Whether ``record``, as read earlier, is still exactly the stored definition."""
+    # Compared as bytes: a stored record encodes back to the bytes it was read from, and
+    # bytes compare equal where decoded values may not (a NaN among the args).
+    stored = txn.get(recurring_key(record.name), db=dbs.recurring)
+    return stored is not None and stored == encode_recurring(record)
 
 
 def _delete_fires(

@@ -302,12 +302,27 @@ class Storage(Protocol):
         """Every recurring task, by name."""
 
     def fire_recurring(
-        self, name: str, fire_at: datetime, job: NewJob, next_fire_at: datetime, now: datetime
+        self,
+        record: RecurringRecord,
+        fire_at: datetime,
+        job: NewJob,
+        next_fire_at: datetime,
+        now: datetime,
     ) -> str | None:
-        """Record fire ``(name, fire_at)``, insert its job and move ``next_fire_at``, atomically.
+        """Record fire ``(record.name, fire_at)``, insert its job, move the schedule: atomically.
 
-        Returns the new job's id, or ``None`` if that fire was already recorded (by this
-        or another process) or the recurring task no longer exists.
+        ``record`` is the definition as the caller read it: the fire happens only if it is
+        still the one stored. Returns the new job's id, or ``None`` if that fire was
+        already recorded (by this or another process), or the recurring task was deleted,
+        redefined or moved since it was read.
+        """
+
+    def advance_recurring(self, record: RecurringRecord, next_fire_at: datetime) -> bool:
+        """Move ``record``'s next fire to ``next_fire_at`` without firing, atomically.
+
+        Like :meth:`fire_recurring`, it writes only if ``record`` (as the caller read it)
+        is still the one stored: a deleted task stays deleted, a redefined one keeps its
+        new definition. Returns whether it wrote.
         """
 
     # -- runtimes ------------------------------------------------------------------

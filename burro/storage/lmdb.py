@@ -327,19 +327,29 @@ class LmdbStorage:
         return self._read(every)
 
     def fire_recurring(
-        self, name: str, fire_at: datetime, job: NewJob, next_fire_at: datetime, now: datetime
+        self,
+        record: RecurringRecord,
+        fire_at: datetime,
+        job: NewJob,
+        next_fire_at: datetime,
+        now: datetime,
     ) -> str | None:
-        """Record fire ``(name, fire_at)``, insert its job and move ``next_fire_at``.
+        """Record fire ``(record.name, fire_at)``, insert its job and move ``next_fire_at``.
 
-        Returns ``None`` if that fire was already recorded, if it is older than the last
-        fire recorded (superseded), or if the task no longer exists.
+        Returns ``None`` if ``record`` is no longer the one stored (deleted, redefined or
+        moved since it was read), if that fire was already recorded, or if it is older
+        than the last fire recorded (superseded).
         """
         now, fire_at = utc(now), utc(fire_at)
         return self._write(
             lambda writer: recurring.fire_recurring(
-                writer, name, fire_at, job, next_fire_at=next_fire_at, now=now
+                writer, record, fire_at, job, next_fire_at=next_fire_at, now=now
             )
         )
+
+    def advance_recurring(self, record: RecurringRecord, next_fire_at: datetime) -> bool:
+        """Move ``record``'s next fire to ``next_fire_at`` if it is still the one stored."""
+        return self._write(lambda writer: recurring.advance_recurring(writer, record, next_fire_at))
 
     # -- runtimes ------------------------------------------------------------------
     def register_runtime(self, info: RuntimeInfo) -> None:

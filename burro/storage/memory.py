@@ -61,6 +61,17 @@ class _StoredRecurring:
         args = tuple(unpack(self.packed_args))
         return replace(self.record, args=args, options=unpack(self.packed_options))
 
+    def same_as(self, record: RecurringRecord) -> bool:
+        """Whether ``record`` (as read earlier) is this definition, at this point in time."""
+        # Arguments and options compare encoded: decoded values may differ from what the
+        # caller gave (tuples read back as lists) or from themselves (a NaN).
+        other = _StoredRecurring.of(record)
+        return (
+            self.packed_args == other.packed_args
+            and self.packed_options == other.packed_options
+            and replace(self.record, args=(), options={}) == replace(record, args=(), options={})
+        )
+
 
 class MemoryStorage:
     """A :class:`~burro.storage.base.Storage` kept in this process's memory."""
@@ -408,13 +419,25 @@ class MemoryStorage:
             return [self._recurring[name].read() for name in sorted(self._recurring)]
 
     def fire_recurring(
-        self, name: str, fire_at: datetime, job: NewJob, next_fire_at: datetime, now: datetime
+        self,
+        record: RecurringRecord,
+        fire_at: datetime,
+        job: NewJob,
+        next_fire_at: datetime,
+        now: datetime,
     ) -> str | None:
-        """Record fire ``(name, fire_at)``, insert its job and move ``next_fire_at``."""
+        """Record fire ``(record.name, fire_at)``, insert its job and move ``next_fire_at``.
+
+        Returns ``None`` if ``record`` is no longer the one stored (deleted, redefined or
+        moved since it was read) or if that fire was already recorded.
+        """
         now, fire_at = utc(now), utc(fire_at)
+        name = record.name
         with self._transaction():
             stored = self._recurring.get(name)
-            if stored is None or fire_at in self._fires.get(name, ()):
+            if stored is None or not stored.same_as(record):
+                return None
+            if fire_at in self._fires.get(name, ()):
                 return None
             staged: list[JobRecord] = []
             claimed_keys: dict[bytes, str] = {}
@@ -424,6 +447,16 @@ class MemoryStorage:
             self._recurring[name] = replace(stored, record=moved)
             self._commit(staged, claimed_keys)
             return inserted.id
+
+    def advance_recurring(self, record: RecurringRecord, next_fire_at: datetime) -> bool:
+        """Move ``record``'s next fire to ``next_fire_at`` if it is still the one stored."""
+        with self._transaction():
+            stored = self._recurring.get(record.name)
+            if stored is None or not stored.same_as(record):
+                return False
+            moved = replace(stored.record, next_fire_at=utc(next_fire_at))
+            self._recurring[record.name] = replace(stored, record=moved)
+            return True
 
     # -- runtimes ------------------------------------------------------------------
     def register_runtime(self, info: RuntimeInfo) -> None:

@@ -123,10 +123,19 @@ class NoopStorage:
         return []
 
     def fire_recurring(
-        self, name: str, fire_at: datetime, job: NewJob, next_fire_at: datetime, now: datetime
+        self,
+        record: RecurringRecord,
+        fire_at: datetime,
+        job: NewJob,
+        next_fire_at: datetime,
+        now: datetime,
     ) -> str | None:
         """The recurring task does not exist, so it never fires."""
         return None
+
+    def advance_recurring(self, record: RecurringRecord, next_fire_at: datetime) -> bool:
+        """The recurring task does not exist, so it never moves."""
+        return False
 
     def register_runtime(self, info: RuntimeInfo) -> None:
         """Accept the runtime and forget it."""

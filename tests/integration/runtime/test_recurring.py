@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 import burro
 from burro.clock import TimerHandle
+from burro.storage import RecurringRecord
 from burro.testing import ManualClock, crash_actor, drain
 from tests.integration.runtime import workers
 from tests.integration.runtime.conftest import Factory
@@ -160,6 +162,45 @@ def test_cancel_stops_future_fires(
     assert recorder.runs["g"] == 1
     with pytest.raises(burro.TaskNotFound):
         manager.cancel_recurring_task("gone")
+
+
+def test_a_cancel_while_the_scheduler_skips_missed_fires_stays_cancelled(
+    start_manager: Factory,
+    clock: ManualClock,
+    recorder: workers.Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """catch_up="none" moves past the misses: that must not bring a cancelled task back."""
+    manager = start_manager(clock=clock)
+    start = clock.now()
+    manager.schedule_recurring_task(
+        "gone", workers.record, "record", ["g"], EVERY_MINUTE, catch_up="none"
+    )
+    storage = manager._storage
+    read = storage.list_recurring
+    test_thread = threading.current_thread()
+    cancelled, read_again = threading.Event(), threading.Event()
+
+    def cancel_right_after_the_read() -> list[RecurringRecord]:
+        records = read()
+        if threading.current_thread() is test_thread:
+            return records
+        if cancelled.is_set():
+            read_again.set()  # the scheduler's pass that read before the cancel is over
+        elif any(record.next_fire_at <= clock.now() for record in records):
+            manager.cancel_recurring_task("gone")
+            cancelled.set()
+        return records
+
+    monkeypatch.setattr(storage, "list_recurring", cancel_right_after_the_read)
+    clock.set(start + timedelta(minutes=5, seconds=30))  # five fire times missed
+    assert cancelled.wait(timeout=10)
+    clock.set(start + timedelta(minutes=7))  # one more scheduler pass
+    assert read_again.wait(timeout=10)
+    drain(manager)
+    assert manager.list_recurring_tasks() == []
+    assert _fires(manager, "gone") == []
+    assert recorder.runs["g"] == 0
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ a choice open, the test's docstring says which reading the backends must share.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -863,7 +864,7 @@ class TestRecurring:
     def test_a_fire_inserts_one_job_and_moves_the_schedule(self, storage: Storage) -> None:
         storage.upsert_recurring(recurring())
         job = new_job(queue="reports", meta={"recurring": "nightly", "fire_at": at(60).isoformat()})
-        job_id = storage.fire_recurring("nightly", at(60), job, at(120), at(61))
+        job_id = storage.fire_recurring(recurring(), at(60), job, at(120), at(61))
         assert job_id is not None
         stored = get(storage, job_id)
         assert stored.state is TaskState.PENDING
@@ -875,9 +876,11 @@ class TestRecurring:
     def test_each_fire_time_fires_once(self, storage: Storage) -> None:
         storage.upsert_recurring(recurring())
         job = new_job(queue="reports")
-        first = storage.fire_recurring("nightly", at(60), job, at(120), at(61))
-        assert storage.fire_recurring("nightly", at(60), job, at(120), at(62)) is None
-        second = storage.fire_recurring("nightly", at(120), job, at(180), at(121))
+        first = storage.fire_recurring(recurring(), at(60), job, at(120), at(61))
+        current = storage.get_recurring("nightly")
+        assert current is not None
+        assert storage.fire_recurring(current, at(60), job, at(120), at(62)) is None
+        second = storage.fire_recurring(current, at(120), job, at(180), at(121))
         assert first is not None
         assert second is not None
         assert first != second
@@ -891,7 +894,9 @@ class TestRecurring:
         def fire() -> None:
             barrier.wait()
             fired.append(
-                storage.fire_recurring("nightly", at(60), new_job(queue="reports"), at(120), at(61))
+                storage.fire_recurring(
+                    recurring(), at(60), new_job(queue="reports"), at(120), at(61)
+                )
             )
 
         threads = [threading.Thread(target=fire) for _ in range(6)]
@@ -904,11 +909,77 @@ class TestRecurring:
 
     def test_an_unknown_or_deleted_task_does_not_fire(self, storage: Storage) -> None:
         job = new_job(queue="reports")
-        assert storage.fire_recurring("nightly", at(60), job, at(120), at(61)) is None
+        assert storage.fire_recurring(recurring(), at(60), job, at(120), at(61)) is None
         storage.upsert_recurring(recurring())
         storage.delete_recurring("nightly")
-        assert storage.fire_recurring("nightly", at(60), job, at(120), at(61)) is None
+        assert storage.fire_recurring(recurring(), at(60), job, at(120), at(61)) is None
+        assert storage.get_recurring("nightly") is None
         assert queue_counts(storage, "reports") == expected_counts()
+
+    def test_a_task_redefined_since_it_was_read_does_not_fire_and_keeps_its_definition(
+        self, storage: Storage
+    ) -> None:
+        storage.upsert_recurring(recurring())
+        read = storage.get_recurring("nightly")
+        assert read is not None
+        redefined = replace(recurring(next_fire_at=at(3600)), args=("weekly",))
+        storage.upsert_recurring(redefined)
+        assert (
+            storage.fire_recurring(read, at(60), new_job(queue="reports"), at(120), at(61)) is None
+        )
+        assert storage.get_recurring("nightly") == redefined
+        assert queue_counts(storage, "reports") == expected_counts()
+
+    def test_a_fire_from_a_record_read_before_the_last_fire_is_refused(
+        self, storage: Storage
+    ) -> None:
+        """The caller fires from what it read; another fire since then makes that stale."""
+        storage.upsert_recurring(recurring())
+        job = new_job(queue="reports")
+        assert storage.fire_recurring(recurring(), at(60), job, at(120), at(61)) is not None
+        assert storage.fire_recurring(recurring(), at(120), job, at(180), at(121)) is None
+        moved = storage.get_recurring("nightly")
+        assert moved is not None
+        assert (moved.next_fire_at, moved.last_fire_at) == (at(120), at(60))
+        assert queue_counts(storage, "reports") == expected_counts(pending=1)
+
+    def test_a_record_read_back_matches_itself_whatever_its_args(self, storage: Storage) -> None:
+        """Tuples come back as lists and NaN is not equal to itself: still the same record."""
+        record = replace(
+            recurring(), args=(float("nan"), (1, (2, 3))), options={"queue": "reports"}
+        )
+        storage.upsert_recurring(record)
+        read = storage.get_recurring("nightly")
+        assert read is not None
+        assert storage.advance_recurring(read, at(30)) is True
+        (read,) = storage.list_recurring()
+        assert storage.fire_recurring(read, at(60), new_job(queue="reports"), at(120), at(61))
+
+    def test_advance_moves_only_the_next_fire(self, storage: Storage) -> None:
+        fired = replace(recurring(), last_fire_at=at(-60))
+        storage.upsert_recurring(fired)
+        assert storage.advance_recurring(fired, at(120)) is True
+        assert storage.get_recurring("nightly") == replace(fired, next_fire_at=at(120))
+        assert queue_counts(storage, "reports") == expected_counts()
+
+    def test_advance_leaves_a_deleted_task_deleted(self, storage: Storage) -> None:
+        storage.upsert_recurring(recurring())
+        storage.delete_recurring("nightly")
+        assert storage.advance_recurring(recurring(), at(120)) is False
+        assert storage.get_recurring("nightly") is None
+        assert storage.list_recurring() == []
+
+    def test_advance_leaves_a_redefined_or_moved_task_as_it_is(self, storage: Storage) -> None:
+        storage.upsert_recurring(recurring())
+        redefined = replace(recurring(next_fire_at=at(3600)), cron_expression="0 4 * * *")
+        storage.upsert_recurring(redefined)
+        assert storage.advance_recurring(recurring(), at(120)) is False
+        assert storage.get_recurring("nightly") == redefined
+        assert storage.fire_recurring(redefined, at(60), new_job(), at(180), at(61)) is not None
+        assert storage.advance_recurring(redefined, at(120)) is False
+        moved = storage.get_recurring("nightly")
+        assert moved is not None
+        assert (moved.next_fire_at, moved.last_fire_at) == (at(180), at(60))
 
 
 def runtime(runtime_id: str) -> RuntimeInfo:

@@ -55,7 +55,7 @@ def fill(storage: Storage) -> dict[str, str]:
         at(1),
     )
     storage.upsert_recurring(nightly())
-    fired = storage.fire_recurring("nightly", at(60), new_job(queue="reports"), at(120), at(61))
+    fired = storage.fire_recurring(nightly(), at(60), new_job(queue="reports"), at(120), at(61))
     assert fired is not None
     job_ids["fired"] = fired
     storage.register_runtime(RuntimeInfo(id="crashing", pid=1, hostname="h", started_at=T0))
@@ -80,7 +80,8 @@ def test_everything_survives_a_reopen(tmp_path: Path) -> None:
         assert storage.failed_today(at(2)) == failed_before
         assert storage.list_recurring() == recurring_before
         assert storage.next_due_at() == at(30)
-        again = storage.fire_recurring("nightly", at(60), new_job(queue="reports"), at(120), at(62))
+        (current,) = storage.list_recurring()
+        again = storage.fire_recurring(current, at(60), new_job(queue="reports"), at(120), at(62))
         assert again is None
         duplicate = storage.insert(
             new_job(queue="u", unique_key=b"k", unique_for_seconds=3600), at(5)

@@ -85,7 +85,8 @@ def test_recurring_tasks_are_accepted_and_never_fire(noop: Storage) -> None:
     noop.upsert_recurring(record)
     assert noop.get_recurring("nightly") is None
     assert noop.list_recurring() == []
-    assert noop.fire_recurring("nightly", at(60), new_job(), at(120), at(61)) is None
+    assert noop.fire_recurring(record, at(60), new_job(), at(120), at(61)) is None
+    assert noop.advance_recurring(record, at(120)) is False
     assert noop.delete_recurring("nightly") is False
 
 
