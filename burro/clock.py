@@ -9,7 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle", "utcnow"]
+__all__ = ["MAX_SECONDS", "Clock", "ManualClock", "SystemClock", "TimerHandle", "utcnow"]
+
+#: The longest delay the runtime can wait for (about 292 years on Linux): a timer thread
+#: cannot wait longer, and ``now`` plus this delay stays within datetime arithmetic.
+MAX_SECONDS = threading.TIMEOUT_MAX
 
 
 def utcnow() -> datetime:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from burro.clock import MAX_SECONDS
 from burro.config._frozen import FrozenMap
 from burro.config._tables import as_table, plain_table
 from burro.config._validate import (
@@ -27,6 +28,9 @@ __all__ = ["Backend", "CleanupConfig", "Config", "Durability", "QueueConfig", "T
 Backend = Literal["lmdb", "memory", "noop"]
 Durability = Literal["fsync", "process"]
 TraceLinkMode = Literal["child", "link"]
+
+#: The most attempts a job may have: the store keeps the count as an unsigned 64-bit integer.
+MAX_ATTEMPTS = 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ class CleanupConfig:
 
     retention_days_completed: float = field(default=7.0, metadata=checked(above(0)))
     retention_days_failed: float = field(default=30.0, metadata=checked(above(0)))
-    interval_seconds: float = field(default=3600.0, metadata=checked(above(0)))
+    interval_seconds: float = field(default=3600.0, metadata=checked(above(0, MAX_SECONDS)))
 
     def __post_init__(self) -> None:
         normalize(self, ("burro", "cleanup"))
@@ -80,16 +84,18 @@ class Config:
     backend: Backend = "lmdb"
     data_dir: Path = Path("./burro_data")
     default_queue_name: str = field(default="default", metadata=checked(is_queue_name))
-    default_max_attempts: int = field(default=5, metadata=checked(at_least(1)))
+    default_max_attempts: int = field(default=5, metadata=checked(at_least(1, MAX_ATTEMPTS)))
     default_retry_delay_seconds: float = field(default=15.0, metadata=checked(at_least(0)))
-    max_retry_delay_seconds: float = field(default=3600.0, metadata=checked(at_least(0)))
+    max_retry_delay_seconds: float = field(
+        default=3600.0, metadata=checked(at_least(0, MAX_SECONDS))
+    )
     queues: Mapping[str, QueueConfig] = field(
         default_factory=_no_queues, metadata=checked(names=is_queue_name)
     )
     cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     durability: Durability = "fsync"
     allowed_worker_modules: tuple[str, ...] = ()
-    poll_interval_seconds: float = field(default=1.0, metadata=checked(above(0)))
+    poll_interval_seconds: float = field(default=1.0, metadata=checked(above(0, MAX_SECONDS)))
     shutdown_timeout_seconds: float = field(default=30.0, metadata=checked(at_least(0)))
     trace_link_mode: TraceLinkMode = "child"
     log_args: bool = False

@@ -66,22 +66,33 @@ def checked(*checks: Check, names: Check | None = None) -> dict[str, object]:
     return {_CHECKS: checks, _NAME_CHECK: names}
 
 
-def at_least(minimum: float) -> Check:
-    """A check that a number (if given) is ``>= minimum``."""
+def at_least(minimum: float, maximum: float | None = None) -> Check:
+    """A check that a number (if given) is ``>= minimum`` (and ``<= maximum``)."""
+    return _within(minimum, maximum, inclusive=True)
+
+
+def above(minimum: float, maximum: float | None = None) -> Check:
+    """A check that a number (if given) is ``> minimum`` (and ``<= maximum``)."""
+    return _within(minimum, maximum, inclusive=False)
+
+
+def _within(minimum: float, maximum: float | None, *, inclusive: bool) -> Check:
+    rule = f"must be {'>=' if inclusive else '>'} {_number(minimum)}"
+    if maximum is not None:
+        rule += f" and <= {_number(maximum)}"
 
     def check(value: float | None) -> str | None:
-        return None if value is None or value >= minimum else f"must be >= {minimum:g}"
+        if value is None:
+            return None
+        low_enough = value >= minimum if inclusive else value > minimum
+        return None if low_enough and (maximum is None or value <= maximum) else rule
 
     return check
 
 
-def above(minimum: float) -> Check:
-    """A check that a number (if given) is ``> minimum``."""
-
-    def check(value: float | None) -> str | None:
-        return None if value is None or value > minimum else f"must be > {minimum:g}"
-
-    return check
+def _number(value: float) -> str:
+    # whole numbers in full: a bound shown as 9.22337e+09 would be below the real one
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def are_patterns(value: tuple[str, ...]) -> str | None:

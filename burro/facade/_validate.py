@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from typing import Any
 
 import msgpack
 
+from burro.clock import MAX_SECONDS
 from burro.config import Config
 from burro.cron import next_fire_at, parse_schedule
 from burro.errors import InvalidTaskError
@@ -33,9 +33,6 @@ __all__ = [
 #: Option names accepted by enqueue_task / schedule_task / enqueue_many.
 OPTION_NAMES = (*WORKER_OPTION_NAMES, "meta")
 MAX_PRIORITY = 65_535
-#: The longest timeout or uniqueness window (about 292 years): a worker thread cannot
-#: wait longer, and every window stays within datetime arithmetic.
-MAX_SECONDS = threading.TIMEOUT_MAX
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pykka
@@ -174,3 +175,23 @@ def test_start_creates_a_missing_data_directory(tmp_path: Path, recorder: worker
         drain(manager)
         assert manager.get_task_status(task_id).result == 2
     assert data.is_dir()
+
+
+def test_the_longest_intervals_and_retry_cap_the_config_accepts_run(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    longest = threading.TIMEOUT_MAX  # the config's bound for seconds
+    manager = start_manager(
+        poll_interval_seconds=longest,
+        max_retry_delay_seconds=longest,
+        cleanup={"interval_seconds": longest},
+    )
+    failing = manager.enqueue_task(workers.always_fails, args=[1], retry_delay_seconds=longest)
+    added = manager.enqueue_task(workers.add, args=[1, 2])
+
+    wait_until(lambda: manager.get_task_status(failing).status is TaskState.RETRYABLE)
+    wait_until(lambda: manager.get_task_status(added).status is TaskState.COMPLETED)
+    status = manager.get_task_status(failing)
+    assert status.attempted_at is not None
+    assert status.scheduled_at - status.attempted_at >= timedelta(seconds=longest)
+    assert manager.health()["status"] == "ok"

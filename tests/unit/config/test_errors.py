@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from threading import TIMEOUT_MAX
 from typing import Any
 
+import pykka
 import pytest
 
+import burro
 from burro.config import Config, load_config
+from burro.config._tables import label
 from burro.errors import ConfigError
 
 
@@ -45,10 +51,16 @@ def test_unknown_key_names_the_closest_valid_key(table: dict[str, Any], message:
     [
         ({"default_max_attempts": True}, "'default_max_attempts' in [burro]: expected an integer"),
         ({"default_max_attempts": 2.0}, "'default_max_attempts' in [burro]: expected an integer"),
-        ({"default_max_attempts": 0}, "'default_max_attempts' in [burro]: must be >= 1, got 0"),
+        (
+            {"default_max_attempts": 0},
+            f"'default_max_attempts' in [burro]: must be >= 1 and <= {2**64 - 1}, got 0",
+        ),
         ({"enabled": 1}, "'enabled' in [burro]: expected true or false, got 1 (int)"),
         ({"poll_interval_seconds": "1"}, "'poll_interval_seconds' in [burro]: expected a number"),
-        ({"poll_interval_seconds": 0}, "'poll_interval_seconds' in [burro]: must be > 0, got 0.0"),
+        (
+            {"poll_interval_seconds": 0},
+            f"'poll_interval_seconds' in [burro]: must be > 0 and <= {TIMEOUT_MAX:.0f}, got 0.0",
+        ),
         ({"default_retry_delay_seconds": -1}, "must be >= 0, got -1.0"),
         ({"max_retry_delay_seconds": float("inf")}, "expected a finite number, got inf"),
         ({"shutdown_timeout_seconds": float("nan")}, "expected a finite number, got nan"),
@@ -183,7 +195,7 @@ def test_source_of_the_wrong_kind() -> None:
         (
             {"BURRO_DEFAULT_MAX_ATTEMPTS": "0"},
             "environment variable BURRO_DEFAULT_MAX_ATTEMPTS: invalid value for "
-            "'default_max_attempts' in [burro]: must be >= 1, got 0",
+            f"'default_max_attempts' in [burro]: must be >= 1 and <= {2**64 - 1}, got 0",
         ),
         ({"BURRO_POLL_INTERVAL_SECONDS": "soon"}, "expected a number, got 'soon'"),
         ({"BURRO_QUEUES__EMAILS__CONCURRENCY": "-2"}, "must be >= 1, got -2"),
@@ -202,3 +214,131 @@ def test_environment_errors_do_not_hide_behind_overrides() -> None:
 def test_config_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="did you mean"):
         Config().replace(enabeld=False)
+
+
+#: Keys whose values feed timers, datetime arithmetic or the store, with their ranges.
+#: Seconds go up to threading.TIMEOUT_MAX (about 292 years): a timer thread cannot wait
+#: longer. Attempt counts are stored as unsigned 64-bit integers.
+BOUNDED_KEYS = [
+    pytest.param(
+        ("poll_interval_seconds",),
+        f"must be > 0 and <= {TIMEOUT_MAX:.0f}",
+        TIMEOUT_MAX,
+        id="poll_interval_seconds",
+    ),
+    pytest.param(
+        ("max_retry_delay_seconds",),
+        f"must be >= 0 and <= {TIMEOUT_MAX:.0f}",
+        TIMEOUT_MAX,
+        id="max_retry_delay_seconds",
+    ),
+    pytest.param(
+        ("cleanup", "interval_seconds"),
+        f"must be > 0 and <= {TIMEOUT_MAX:.0f}",
+        TIMEOUT_MAX,
+        id="cleanup.interval_seconds",
+    ),
+    pytest.param(
+        ("default_max_attempts",),
+        f"must be >= 1 and <= {2**64 - 1}",
+        2**64 - 1,
+        id="default_max_attempts",
+    ),
+]
+SOURCES = ["keyword", "file", "environment"]
+
+
+def nested(path: tuple[str, ...], value: float) -> dict[str, Any]:
+    """Keyword overrides setting the key at ``path``, e.g. ``cleanup={"interval_seconds": 1}``."""
+    table: dict[str, Any] = {path[-1]: value}
+    for name in reversed(path[:-1]):
+        table = {name: table}
+    return table
+
+
+def write_file(directory: Path, path: tuple[str, ...], value: float) -> Path:
+    file = directory / "burro.toml"
+    header = ".".join(("burro", *path[:-1]))
+    file.write_text(f"[{header}]\n{path[-1]} = {value!r}\n", encoding="utf-8")
+    return file
+
+
+def variable(path: tuple[str, ...]) -> str:
+    return "BURRO_" + "__".join(path).upper()
+
+
+def load_from(source: str, path: tuple[str, ...], value: float, directory: Path) -> Config:
+    """Load a config that sets the key at ``path`` to ``value`` from one source only."""
+    if source == "keyword":
+        return load_config(env={}, **nested(path, value))
+    if source == "file":
+        return load_config(write_file(directory, path, value), env={})
+    return load_config(env={variable(path): repr(value)})
+
+
+def origin(source: str, path: tuple[str, ...], directory: Path) -> str:
+    if source == "keyword":
+        return "keyword overrides"
+    if source == "file":
+        return f"config file '{directory / 'burro.toml'}'"
+    return f"environment variable {variable(path)}"
+
+
+def above_bound(bound: float) -> float:
+    return bound + 1 if isinstance(bound, int) else math.nextafter(bound, math.inf)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(("path", "allowed", "bound"), BOUNDED_KEYS)
+def test_values_past_what_the_runtime_can_use_are_refused_naming_key_and_range(
+    tmp_path: Path, source: str, path: tuple[str, ...], allowed: str, bound: float
+) -> None:
+    table = label(("burro", *path[:-1]))
+    message = f"invalid value for {path[-1]!r} in {table}: {allowed}"
+
+    for value in (above_bound(bound), bound * 100):
+        with pytest.raises(ConfigError, match=re.escape(message)) as raised:
+            load_from(source, path, value, tmp_path)
+        assert str(raised.value).startswith(origin(source, path, tmp_path) + ": ")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(("path", "allowed", "bound"), BOUNDED_KEYS)
+def test_the_largest_allowed_value_is_accepted(
+    tmp_path: Path, source: str, path: tuple[str, ...], allowed: str, bound: float
+) -> None:
+    config: Any = load_from(source, path, bound, tmp_path)
+
+    for name in path:
+        config = getattr(config, name)
+    assert config == bound
+
+
+@pytest.mark.parametrize("open_runtime", [burro.start, burro.connect])
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(
+    "path", [("poll_interval_seconds",), ("cleanup", "interval_seconds")], ids=".".join
+)
+def test_start_and_connect_refuse_them_before_starting_or_writing_anything(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    open_runtime: Callable[..., burro.BackgroundTaskManager],
+    source: str,
+    path: tuple[str, ...],
+) -> None:
+    data_dir = tmp_path / "data"
+    message = f"{path[-1]!r} in {label(('burro', *path[:-1]))}: must be > 0 and <= "
+    config: Path | None = None
+    overrides: dict[str, Any] = {}
+    if source == "keyword":
+        overrides = nested(path, 1e12)
+    elif source == "file":
+        config = write_file(tmp_path, path, 1e12)
+    else:
+        monkeypatch.setenv(variable(path), "1e12")
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        open_runtime(config, data_dir=data_dir, backend="lmdb", **overrides)
+
+    assert not data_dir.exists()
+    assert pykka.ActorRegistry.get_all() == []
