@@ -7,8 +7,9 @@ directory picks up new or replayed work within its ``poll_interval_seconds``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ from burro._cli_support import (
     open_store,
     store_options,
 )
+from burro.actors.cleanup import retention_cut
 from burro.facade.manager import BackgroundTaskManager
 from burro.facade.results import TaskStatus
 from burro.states import FINISHED_STATES, TaskState
@@ -197,8 +199,8 @@ def cleanup(
         completed_days = _days(retention_days_completed, retention.retention_days_completed)
         failed_days = _days(retention_days_failed, retention.retention_days_failed)
         now = datetime.now(UTC)
-        completed_before = now - timedelta(days=completed_days)
-        failed_before = now - timedelta(days=failed_days)
+        completed_before = retention_cut(now, completed_days)
+        failed_before = retention_cut(now, failed_days)
         if dry_run:
             count = _count_finished_before(
                 manager, frozenset({TaskState.COMPLETED}), completed_before
@@ -219,24 +221,30 @@ def cleanup(
     else:
         verb = "would delete" if dry_run else "deleted"
         click.echo(
-            f"{verb} {count} task(s): completed before {completed_before:%Y-%m-%d %H:%M}Z, "
-            f"discarded/cancelled before {failed_before:%Y-%m-%d %H:%M}Z"
+            f"{verb} {count} task(s): completed before {_moment(completed_before)}, "
+            f"discarded/cancelled before {_moment(failed_before)}"
         )
+
+
+def _moment(cut: datetime | None) -> str:
+    return "the first year (none)" if cut is None else f"{cut:%Y-%m-%d %H:%M}Z"
 
 
 def _days(value: float | None, default: float) -> float:
     if value is None:
         return default
-    if value < 0:
-        raise CliError(f"a retention is a number of days >= 0, not {value}")
+    if not math.isfinite(value) or value < 0:
+        raise CliError(f"a retention is a finite number of days >= 0, not {value}")
     return value
 
 
 def _count_finished_before(
-    manager: BackgroundTaskManager, states: frozenset[TaskState], before: datetime
+    manager: BackgroundTaskManager, states: frozenset[TaskState], before: datetime | None
 ) -> int:
     """How many tasks in ``states`` finished before ``before`` (what cleanup would delete)."""
     count = 0
+    if before is None:
+        return count
     for task in _all_tasks(manager, states, None, "completed_at"):
         if task.completed_at is None:
             continue

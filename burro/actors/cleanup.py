@@ -31,6 +31,17 @@ class Sweep:
 SWEEP = Sweep()
 
 
+def retention_cut(now: datetime, days: float) -> datetime | None:
+    """The time before which tasks finished ``days`` ago are old enough to delete.
+
+    ``None`` for a retention reaching back before year 1: no task is that old.
+    """
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def sweep_finished(
     storage: Storage,
     now: datetime,
@@ -42,10 +53,9 @@ def sweep_finished(
     batch = batch or CLEANUP_BATCH
     removed = 0
     for states, days in ((_COMPLETED, retention_days_completed), (_FAILED, retention_days_failed)):
-        try:
-            before = now - timedelta(days=days)
-        except OverflowError:
-            continue  # a retention reaching before year 1: no task is that old
+        before = retention_cut(now, days)
+        if before is None:
+            continue
         while (count := storage.delete_finished(states, before, batch)) > 0:
             removed += count
             if count < batch:

@@ -117,6 +117,23 @@ def test_cleanup_dry_run_counts_and_cleanup_deletes(
     assert burro_json("cleanup", *everything, *store.args)["tasks"] == 1
 
 
+def test_cleanup_with_a_retention_longer_than_the_calendar_keeps_those_tasks(
+    store: Store, manager: burro.BackgroundTaskManager
+) -> None:
+    manager.enqueue_task(cli_workers.add, args=[1, 1])
+    settle(manager)
+    forever = ("--retention-days-completed", "1e9", "--retention-days-failed", "1e9")
+    dry = burro_json("cleanup", "--dry-run", *forever, *store.args)
+    assert (dry["tasks"], dry["completed_before"], dry["failed_before"]) == (0, None, None)
+    human = burro_cli("cleanup", *forever, *store.args)
+    assert human.exit_code == 0, human.output
+    assert human.stdout.startswith("deleted 0 task(s)")
+    assert burro_json("list", *store.args)["pagination"]["total_entries"] == 1
+    refused = burro_cli("cleanup", "--retention-days-completed", "nan", *store.args)
+    assert refused.exit_code != 0
+    assert "finite number of days" in refused.output
+
+
 def test_cron_cancel_removes_a_recurring_task(
     store: Store, manager: burro.BackgroundTaskManager
 ) -> None:
