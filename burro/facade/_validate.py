@@ -13,6 +13,7 @@ import msgpack
 
 from burro.clock import MAX_SECONDS
 from burro.config import Config
+from burro.config._model import MAX_ATTEMPTS
 from burro.cron import next_fire_at, parse_schedule
 from burro.errors import InvalidTaskError
 from burro.facade._worker import WORKER_OPTION_NAMES, WorkerResolver, worker_path
@@ -261,8 +262,10 @@ def _priority(value: object) -> int:
 
 
 def _max_attempts(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidTaskError(f"max_attempts must be an int >= 1, not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ATTEMPTS:
+        raise InvalidTaskError(
+            f"max_attempts must be an int from 1 to {MAX_ATTEMPTS}, not {value!r}"
+        )
     return value
 
 

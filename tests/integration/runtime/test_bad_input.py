@@ -35,6 +35,7 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
         (lambda m: m.enqueue_task(workers.record, args=[1], priority=-1), "priority"),
         (lambda m: m.enqueue_task(workers.record, args=[1], priority=True), "priority"),
         (lambda m: m.enqueue_task(workers.record, args=[1], max_attempts=0), "max_attempts"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], max_attempts=2**64), "max_attempts"),
         (lambda m: m.enqueue_task(workers.record, args=[1], timeout_seconds=-1), "timeout"),
         (lambda m: m.enqueue_task(workers.record, args=[1], timeout_seconds=1e300), "timeout"),
         (
