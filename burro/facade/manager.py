@@ -6,7 +6,6 @@ to the actor tree (which runs the work). It mirrors ``Deeper_Hub.Core.Background
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -43,7 +42,7 @@ from burro.observability.events import EventBus
 from burro.observability.reporter import LifecycleReporter
 from burro.states import TaskState
 from burro.storage import open_storage
-from burro.storage.base import JobFilter, NewJob, RecurringRecord, RuntimeInfo, Storage
+from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -380,23 +379,12 @@ class BackgroundTaskManager:
             catch_up,
             self.clock.now(),
         )
-        self._storage.upsert_recurring(self._keep_owed_fires(record))
+        # The same schedule declared again keeps the fires still owed (read and written in
+        # one transaction, so a fire landing meanwhile is not undone).
+        self._storage.upsert_recurring(record, keep_fire_times=True)
         if self._runs_queues:
             self._ctx.wake_scheduler()
         return record.name
-
-    def _keep_owed_fires(self, record: RecurringRecord) -> RecurringRecord:
-        """``record`` at the stored one's place in time if their schedule is the same."""
-        stored = self._storage.get_recurring(record.name)
-        if stored is None or (stored.cron_expression, stored.timezone) != (
-            record.cron_expression,
-            record.timezone,
-        ):
-            return record
-        # Fires missed while no runtime ran are still owed (catch_up decides how they run).
-        return dataclasses.replace(
-            record, next_fire_at=stored.next_fire_at, last_fire_at=stored.last_fire_at
-        )
 
     def cancel_recurring_task(self, task_name_id: str) -> None:
         """Stop all future fires of a recurring task (jobs already enqueued are kept)."""

@@ -11,7 +11,7 @@ Task ids are opaque strings chosen by the backend.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -178,6 +178,16 @@ class RecurringRecord:
     next_fire_at: datetime
     last_fire_at: datetime | None = None
 
+    def declared_over(self, stored: RecurringRecord | None) -> RecurringRecord:
+        """This definition replacing ``stored``: at its place in time if the schedule is
+        the same (the fires it still owes stay owed), else as it is."""
+        if stored is None or (stored.cron_expression, stored.timezone) != (
+            self.cron_expression,
+            self.timezone,
+        ):
+            return self
+        return replace(self, next_fire_at=stored.next_fire_at, last_fire_at=stored.last_fire_at)
+
 
 @dataclass(frozen=True, slots=True)
 class RuntimeInfo:
@@ -289,8 +299,12 @@ class Storage(Protocol):
         ``completed_at`` is before ``before``; one short transaction. Returns how many."""
 
     # -- recurring tasks -----------------------------------------------------------
-    def upsert_recurring(self, record: RecurringRecord) -> None:
-        """Create or replace the recurring task ``record.name``."""
+    def upsert_recurring(self, record: RecurringRecord, *, keep_fire_times: bool = False) -> None:
+        """Create or replace the recurring task ``record.name``.
+
+        ``keep_fire_times``: replace a stored definition with the same schedule as
+        :meth:`RecurringRecord.declared_over` says, in the same transaction as the read.
+        """
 
     def delete_recurring(self, name: str) -> bool:
         """Remove a recurring task; False if there was none."""

@@ -300,11 +300,18 @@ class LmdbStorage:
         )
 
     # -- recurring tasks -----------------------------------------------------------
-    def upsert_recurring(self, record: RecurringRecord) -> None:
-        """Create or replace the recurring task ``record.name``."""
-        encoded = encode_recurring(record)
+    def upsert_recurring(self, record: RecurringRecord, *, keep_fire_times: bool = False) -> None:
+        """Create or replace the recurring task ``record.name`` (see the protocol)."""
         key = recurring.recurring_key(record.name)
-        self._write(lambda writer: writer.txn.put(key, encoded, db=self._dbs.recurring))
+
+        def body(writer: JobWriter) -> None:
+            chosen = record
+            if keep_fire_times:
+                stored = recurring.read_recurring(writer.txn, self._dbs, record.name)
+                chosen = record.declared_over(stored)
+            writer.txn.put(key, encode_recurring(chosen), db=self._dbs.recurring)
+
+        self._write(body)
 
     def delete_recurring(self, name: str) -> bool:
         """Remove a recurring task (and its record of fires); False if there was none."""

@@ -395,11 +395,14 @@ class MemoryStorage:
             del self._newest_unique[key]
 
     # -- recurring tasks -----------------------------------------------------------
-    def upsert_recurring(self, record: RecurringRecord) -> None:
-        """Create or replace the recurring task ``record.name``."""
-        stored = _StoredRecurring.of(record)
+    def upsert_recurring(self, record: RecurringRecord, *, keep_fire_times: bool = False) -> None:
+        """Create or replace the recurring task ``record.name`` (see the protocol)."""
         with self._transaction():
-            self._recurring[record.name] = stored
+            chosen = record
+            previous = self._recurring.get(record.name)
+            if keep_fire_times and previous is not None:
+                chosen = record.declared_over(previous.read())
+            self._recurring[record.name] = _StoredRecurring.of(chosen)
 
     def delete_recurring(self, name: str) -> bool:
         """Remove a recurring task (and its record of fires); False if there was none."""

@@ -107,7 +107,7 @@ class NoopStorage:
         """Nothing to delete."""
         return 0
 
-    def upsert_recurring(self, record: RecurringRecord) -> None:
+    def upsert_recurring(self, record: RecurringRecord, *, keep_fire_times: bool = False) -> None:
         """Accept the definition and forget it."""
 
     def delete_recurring(self, name: str) -> bool:

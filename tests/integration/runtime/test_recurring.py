@@ -133,6 +133,30 @@ def test_declaring_the_same_schedule_again_after_downtime_keeps_the_catch_up(
         ]
 
 
+def test_a_fire_landing_while_a_task_is_declared_again_is_not_undone(
+    start_manager: Factory, clock: ManualClock, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(clock=clock)
+    start = clock.now()
+
+    def declare() -> None:
+        manager.schedule_recurring_task("job", workers.record, "record", ["n"], EVERY_MINUTE)
+
+    declare()
+    storage = manager._storage
+    real_upsert = storage.upsert_recurring
+
+    def fire_then_upsert(record: RecurringRecord, **options: Any) -> None:
+        # The scheduler fires after the declaration has looked at the stored task.
+        _step(manager, clock, start + timedelta(minutes=1))
+        real_upsert(record, **options)
+
+    storage.upsert_recurring = fire_then_upsert  # type: ignore[method-assign]
+    declare()
+    (listed,) = manager.list_recurring_tasks()
+    assert listed.next_fire_at == start + timedelta(minutes=2)  # the fire stands
+
+
 def test_upsert_takes_effect_from_the_next_fire(
     start_manager: Factory, clock: ManualClock, recorder: workers.Recorder
 ) -> None:

@@ -861,6 +861,21 @@ class TestRecurring:
         assert storage.get_recurring("nightly") is None
         assert [r.name for r in storage.list_recurring()] == ["hourly"]
 
+    def test_declaring_again_keeps_the_fire_times_of_the_same_schedule_only(
+        self, storage: Storage
+    ) -> None:
+        fired = replace(recurring(next_fire_at=at(120)), last_fire_at=at(60))
+        storage.upsert_recurring(fired)
+        again = replace(recurring(next_fire_at=at(999)), args=("new",))
+        storage.upsert_recurring(again, keep_fire_times=True)
+        kept = replace(again, next_fire_at=at(120), last_fire_at=at(60))
+        assert storage.get_recurring("nightly") == kept  # the new args, the owed fire times
+        hourly = replace(again, cron_expression="0 * * * *")
+        storage.upsert_recurring(hourly, keep_fire_times=True)
+        assert storage.get_recurring("nightly") == hourly  # a new schedule starts afresh
+        storage.upsert_recurring(recurring("fresh"), keep_fire_times=True)
+        assert storage.get_recurring("fresh") == recurring("fresh")
+
     def test_a_fire_inserts_one_job_and_moves_the_schedule(self, storage: Storage) -> None:
         storage.upsert_recurring(recurring())
         job = new_job(queue="reports", meta={"recurring": "nightly", "fire_at": at(60).isoformat()})
