@@ -55,7 +55,9 @@ def call_worker(target: WorkerTarget, args: tuple[Any, ...]) -> Outcome:
         value = target.call(*args)
     except TaskCancelled:
         return Outcome("cancelled")
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        # Even KeyboardInterrupt or GeneratorExit: escaping a Pykka actor, they would stop
+        # every actor of the process. Signals interrupt the main thread, never a job's.
         return failed_outcome(exc)
     if isinstance(value, Failure):
         return Outcome("failed", error=f"Failure: {value.reason!r}", error_type="Failure")

@@ -144,3 +144,18 @@ chained: dict[str, burro.BackgroundTaskManager] = {}
 def enqueues_another(value: Any) -> None:
     recorder.record("enqueues_another", value)
     chained["manager"].enqueue_task(record, args=[f"{value} follow-up"])
+
+
+#: What ``raises`` raises, by name.
+RAISABLE: dict[str, type[BaseException]] = {
+    "KeyboardInterrupt": KeyboardInterrupt,
+    "GeneratorExit": GeneratorExit,
+    "SystemExit": SystemExit,
+}
+
+
+@burro.worker(max_attempts=1)
+def raises(kind: str) -> None:
+    """Raises the BaseException named ``kind``."""
+    recorder.record("raises", kind)
+    raise RAISABLE[kind](f"raised by {kind} job")

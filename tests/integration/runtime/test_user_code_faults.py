@@ -1,0 +1,32 @@
+"""Whatever a job's code raises or returns, its attempt is judged and the runtime runs on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import burro
+from burro.testing import drain
+from tests.integration.runtime import workers
+from tests.integration.runtime.conftest import Factory
+
+
+@pytest.mark.parametrize("kind", ["KeyboardInterrupt", "GeneratorExit", "SystemExit"])
+def test_a_base_exception_fails_the_attempt_and_leaves_every_runtime_running(
+    start_manager: Factory, recorder: workers.Recorder, tmp_path: Path, kind: str
+) -> None:
+    manager = start_manager()
+    neighbour = start_manager(data_dir=tmp_path / "neighbour")
+    task_id = manager.enqueue_task(workers.raises, args=[kind])
+    drain(manager, timeout=5)
+    status = manager.get_task_status(task_id)
+    assert status.status is burro.TaskState.DISCARDED
+    assert status.last_error is not None
+    assert status.last_error.startswith(f"{kind}: raised by {kind} job")
+    assert manager.supervision_tree()["children"][0]["restarts"] == 0
+    # Another runtime of the same process is untouched.
+    other = neighbour.enqueue_task(workers.record, args=["neighbour"])
+    drain(neighbour, timeout=5)
+    assert neighbour.get_task_status(other).status is burro.TaskState.COMPLETED
+    assert neighbour.supervision_tree()["alive"] is True
