@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,9 +61,11 @@ def call_worker(target: WorkerTarget, args: tuple[Any, ...]) -> Outcome:
         # every actor of the process. Signals interrupt the main thread, never a job's.
         return failed_outcome(exc)
     if isinstance(value, Failure):
-        return Outcome("failed", error=f"Failure: {value.reason!r}", error_type="Failure")
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
-        return Outcome("failed", error=f"error: {value[1]!r}", error_type="Failure")
+        return Outcome(
+            "failed", error=f"Failure: {_render(repr, value.reason)}", error_type="Failure"
+        )
+    if _is_error_pair(value):
+        return Outcome("failed", error=f"error: {_render(repr, value[1])}", error_type="Failure")
     return Outcome("completed", result=_storable(value))
 
 
@@ -74,8 +77,26 @@ def failed_outcome(exc: BaseException) -> Outcome:
     text = "".join(lines)
     if len(text) > _ERROR_CHARS:
         text = "…" + text[-_ERROR_CHARS:]
-    summary = f"{type(exc).__name__}: {exc}"
+    summary = f"{type(exc).__name__}: {_render(str, exc)}"
     return Outcome("failed", error=f"{summary}\n{text}", error_type=type(exc).__name__)
+
+
+def _is_error_pair(value: Any) -> bool:
+    """Whether ``value`` is an ``("error", reason)`` tuple."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and value[0] == "error"
+    )
+
+
+def _render(render: Callable[[Any], str], value: Any) -> str:
+    """``render(value)``, or a placeholder: the job's own ``__str__``/``__repr__`` may raise."""
+    try:
+        return render(value)
+    except Exception as error:
+        return f"<{render.__name__}() failed: {type(error).__name__}>"
 
 
 def _storable(value: Any) -> Any:

@@ -30,3 +30,32 @@ def test_a_base_exception_fails_the_attempt_and_leaves_every_runtime_running(
     drain(neighbour, timeout=5)
     assert neighbour.get_task_status(other).status is burro.TaskState.COMPLETED
     assert neighbour.supervision_tree()["alive"] is True
+
+
+@pytest.mark.parametrize(
+    ("worker", "error_type"),
+    [(workers.raises_unprintable, "Unprintable"), (workers.fails_unprintably, "Failure")],
+)
+def test_an_error_that_cannot_be_rendered_still_fails_the_attempt(
+    manager: burro.BackgroundTaskManager,
+    recorder: workers.Recorder,
+    worker: object,
+    error_type: str,
+) -> None:
+    task_id = manager.enqueue_task(worker)
+    drain(manager, timeout=5)
+    status = manager.get_task_status(task_id)
+    assert status.status is burro.TaskState.DISCARDED
+    assert status.last_error is not None
+    assert status.last_error.startswith(f"{error_type}: ")
+    assert manager.supervision_tree()["children"][0]["restarts"] == 0  # the worker lived on
+
+
+def test_a_returned_pair_that_refuses_comparison_completes_the_job(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    task_id = manager.enqueue_task(workers.returns_incomparable_pair)
+    drain(manager, timeout=5)
+    status = manager.get_task_status(task_id)
+    assert status.status is burro.TaskState.COMPLETED
+    assert manager.supervision_tree()["children"][0]["restarts"] == 0

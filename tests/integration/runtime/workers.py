@@ -159,3 +159,44 @@ def raises(kind: str) -> None:
     """Raises the BaseException named ``kind``."""
     recorder.record("raises", kind)
     raise RAISABLE[kind](f"raised by {kind} job")
+
+
+class Unprintable(Exception):
+    """An exception whose message cannot be rendered."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+class UnprintableReason:
+    """A failure reason whose repr raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@burro.worker(max_attempts=1)
+def raises_unprintable() -> None:
+    recorder.record("raises_unprintable", None)
+    raise Unprintable
+
+
+@burro.worker(max_attempts=1)
+def fails_unprintably() -> burro.Failure:
+    recorder.record("fails_unprintably", None)
+    return burro.Failure(UnprintableReason())
+
+
+class Incomparable:
+    """A value that refuses to be compared."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("not comparable")
+
+    __hash__ = object.__hash__
+
+
+@burro.worker(max_attempts=1)
+def returns_incomparable_pair() -> tuple[Incomparable, str]:
+    recorder.record("returns_incomparable_pair", None)
+    return (Incomparable(), "x")
