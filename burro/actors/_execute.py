@@ -21,6 +21,8 @@ __all__ = ["Outcome", "execute"]
 
 _TRACEBACK_LINES = 30
 _ERROR_CHARS = 8_000
+#: The ints msgpack encodes.
+_INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,11 @@ def _render(render: Callable[[Any], str], value: Any) -> str:
 
 def _storable(value: Any) -> Any:
     """The return value if msgpack can store it, else None (the job still completed)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or isinstance(value, (float, bool)):
         return value
+    if isinstance(value, int) and _INT_MIN <= value <= _UINT_MAX:
+        return value
+    # Anything else, a str too: msgpack refuses huge ints and unencodable (surrogate) text.
     try:
         msgpack.packb(value, datetime=True)
     except (TypeError, ValueError, OverflowError):

@@ -59,3 +59,16 @@ def test_a_returned_pair_that_refuses_comparison_completes_the_job(
     status = manager.get_task_status(task_id)
     assert status.status is burro.TaskState.COMPLETED
     assert manager.supervision_tree()["children"][0]["restarts"] == 0
+
+
+@pytest.mark.parametrize("value", sorted(workers.UNSTORABLE))
+def test_an_int_or_str_result_msgpack_cannot_store_completes_with_no_result(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder, value: str
+) -> None:
+    task_id = manager.enqueue_task(workers.returns, args=[value])
+    drain(manager, timeout=5)
+    status = manager.get_task_status(task_id)
+    assert status.status is burro.TaskState.COMPLETED
+    assert status.attempts == 1
+    assert status.result is None
+    assert recorder.runs[value] == 1

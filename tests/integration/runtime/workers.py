@@ -200,3 +200,14 @@ class Incomparable:
 def returns_incomparable_pair() -> tuple[Incomparable, str]:
     recorder.record("returns_incomparable_pair", None)
     return (Incomparable(), "x")
+
+
+@burro.worker
+def returns(value: Any) -> Any:
+    """Returns ``value`` (or, for the names in ``UNSTORABLE``, a value msgpack refuses)."""
+    recorder.record("returns", value)
+    return UNSTORABLE.get(value, value)
+
+
+#: Plain-looking return values msgpack cannot encode.
+UNSTORABLE: dict[str, Any] = {"huge int": 2**64, "lone surrogate": "\ud800"}
