@@ -39,6 +39,8 @@ class QueueHub:
         #: Slot -> the job claimed for it in a settlement, until the slot takes it over.
         self._claimed: dict[int, str] = {}
         self._workers: dict[int, pykka.ActorRef[Any]] = {}
+        #: Jobs still running on workers that scaling down removed: they finish, then go.
+        self._retiring: set[str] = set()
         #: Held while claims for this queue's slots are committed and recorded, and while
         #: the QueueActor looks for claims no slot holds: a claim in between is not lost.
         self.claims_lock = threading.Lock()
@@ -68,11 +70,16 @@ class QueueHub:
         return running, claimed
 
     def detach_worker(self, index: int) -> None:
-        """Forget a worker slot removed by scaling down."""
+        """Forget a worker slot removed by scaling down.
+
+        Its job, if any, runs on: kept apart from the slot, so that a worker taking the
+        slot over later does not rescue it as a crashed predecessor's.
+        """
         with self._lock:
             self._workers.pop(index, None)
-            if self._slots.get(index) is None:
-                self._slots.pop(index, None)
+            job = self._slots.pop(index, None)
+            if job is not None:
+                self._retiring.add(job)
 
     # -- the QueueActor assigns, the WorkerActor frees ---------------------------------
     def idle_slots(self) -> list[int]:
@@ -134,25 +141,33 @@ class QueueHub:
         return True
 
     def free(self, index: int, job_id: str) -> bool:
-        """Free slot ``index`` if it still holds ``job_id``; wakes waiters (drain, stop)."""
+        """Free slot ``index`` if it still holds ``job_id``; wakes waiters (drain, stop).
+
+        A job of a slot removed by scaling down is let go of wherever the slot went.
+        """
         with self._lock:
-            if self._slots.get(index) != job_id:
+            if self._slots.get(index) == job_id:
+                self._slots[index] = None
+            elif job_id in self._retiring:
+                self._retiring.discard(job_id)
+            else:
                 return False
-            self._slots[index] = None
         with self._activity:
             self._activity.notify_all()
         return True
 
     def running_jobs(self) -> dict[int, str]:
-        """Slot → job id for every busy slot."""
+        """Slot → job id for every busy slot (negative keys: slots removed by scaling)."""
         with self._lock:
-            return {index: job for index, job in self._slots.items() if job is not None}
+            running = {index: job for index, job in self._slots.items() if job is not None}
+            running.update((-1 - n, job) for n, job in enumerate(sorted(self._retiring)))
+            return running
 
     def held_jobs(self) -> set[str]:
         """Every job a slot runs, or was claimed for a slot that has yet to take it."""
         with self._lock:
             running = {job for job in self._slots.values() if job is not None}
-            return running | set(self._claimed.values())
+            return running | self._retiring | set(self._claimed.values())
 
     def worker_refs(self) -> dict[int, pykka.ActorRef[Any]]:
         """Slot → current WorkerActor incarnation."""

@@ -184,6 +184,27 @@ def test_scale_queue_up_and_down(start_manager: Factory, recorder: workers.Recor
     assert recorder.max_active == 1
 
 
+def test_scaling_down_then_up_lets_a_running_job_finish_once(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager = start_manager(queues={"default": {"concurrency": 2}})
+    first = manager.enqueue_task(workers.blocks, args=["first"])
+    second = manager.enqueue_task(workers.blocks, args=["second"])
+    recorder.wait_for(lambda: recorder.active == 2)
+    manager.scale_queue("default", 1)  # slot 1's job goes on running
+    manager.scale_queue("default", 2)  # a new worker takes slot 1
+    third = manager.enqueue_task(workers.record, args=["third"])
+    recorder.wait_for(lambda: recorder.runs["third"] == 1)
+    assert manager.get_task_status(first).status is burro.TaskState.RUNNING
+    assert manager.get_task_status(second).status is burro.TaskState.RUNNING
+    recorder.gate.set()
+    drain(manager)
+    for task_id in (first, second, third):
+        status = manager.get_task_status(task_id)
+        assert (status.status, status.attempts) == (burro.TaskState.COMPLETED, 1)
+    assert recorder.runs["first"] == recorder.runs["second"] == 1
+
+
 @pytest.mark.parametrize("reason", [object(), 42])
 def test_cancel_with_a_reason_that_is_not_text_is_refused_and_changes_nothing(
     manager: burro.BackgroundTaskManager, reason: object
