@@ -128,3 +128,21 @@ def test_a_blocked_subscriber_delays_no_job(start_manager: Factory) -> None:
     release.set()
     collector.wait_for(JOBS)  # then the backlog is delivered, in order
     assert len(calls) == JOBS
+
+
+def test_cancelling_a_finished_task_again_reports_nothing(
+    start_manager: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = start_manager()
+    caplog.set_level(logging.INFO, logger="burro.jobs")
+    collector = Collector()
+    manager.events.subscribe("*", collector)
+    manager.pause_queue("default")
+    task_id = manager.enqueue_task(workers.record, args=["c"])
+    manager.cancel_task(task_id)
+    manager.cancel_task(task_id)  # a no-op: the task is already cancelled
+    manager.stop()  # delivers what is queued
+
+    assert collector.names(task_id) == ["job.enqueued", "job.cancelled"]
+    cancelled = [r for r in caplog.records if r.getMessage().startswith("cancelled ")]
+    assert len(cancelled) == 1
