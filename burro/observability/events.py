@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["EVENT_NAMES", "EventBus", "EventCallback"]
@@ -89,7 +90,8 @@ class EventBus:
         if not self.wants(event_name):
             return
         try:
-            self._backlog.put_nowait((event_name, payload))
+            # Read-only: subscribers share one payload, none may change what the next sees.
+            self._backlog.put_nowait((event_name, MappingProxyType(payload)))
         except queue.Full:
             self._dropped += 1
             if self._dropped == 1 or self._dropped % 1000 == 0:

@@ -108,3 +108,29 @@ def test_unsubscribed_callbacks_are_no_longer_called() -> None:
 def test_an_unknown_event_name_is_refused() -> None:
     with pytest.raises(InvalidTaskError, match=r"job\.finished"):
         EventBus().subscribe("job.finished", lambda _event, _payload: None)
+
+
+def test_a_subscriber_cannot_change_what_the_next_one_sees() -> None:
+    bus = EventBus()
+    seen: list[dict[str, Any]] = []
+    done = threading.Event()
+    refused: list[Exception] = []
+
+    def meddling(_event: str, payload: Mapping[str, Any]) -> None:
+        try:
+            payload.clear()  # type: ignore[attr-defined]
+        except (AttributeError, TypeError) as exc:
+            refused.append(exc)
+
+    def reading(_event: str, payload: Mapping[str, Any]) -> None:
+        seen.append(dict(payload))
+        done.set()
+
+    bus.subscribe("job.completed", meddling)
+    bus.subscribe("job.completed", reading)
+    bus.emit("job.completed", {"task_id": "1"})
+    assert done.wait(5)
+    bus.close()
+
+    assert refused
+    assert seen == [{"task_id": "1"}]
