@@ -112,6 +112,12 @@ class EventBus:
             thread, self._thread = self._thread, None
         if thread is None:
             return
+        if thread is threading.current_thread():
+            # Closed by a subscriber (stop() on some event): the dispatcher cannot wait
+            # for itself; it stops once that callback returns.
+            with contextlib.suppress(queue.Full):
+                self._backlog.put_nowait(_STOP)
+            return
         deadline = time.monotonic() + timeout
         with contextlib.suppress(queue.Full):
             self._backlog.put(_STOP, timeout=timeout)

@@ -146,3 +146,23 @@ def test_cancelling_a_finished_task_again_reports_nothing(
     assert collector.names(task_id) == ["job.enqueued", "job.cancelled"]
     cancelled = [r for r in caplog.records if r.getMessage().startswith("cancelled ")]
     assert len(cancelled) == 1
+
+
+def test_a_subscriber_may_stop_the_runtime(start_manager: Factory) -> None:
+    manager = start_manager()
+    failures: list[BaseException] = []
+    stopped = threading.Event()
+
+    def stop_on_discard(_event: str, _payload: Mapping[str, Any]) -> None:
+        try:
+            manager.stop()
+        except BaseException as exc:
+            failures.append(exc)
+        stopped.set()
+
+    manager.events.subscribe("job.discarded", stop_on_discard)
+    manager.enqueue_task(workers.always_fails, args=["d"], max_attempts=1)
+    assert stopped.wait(10)
+
+    assert failures == []
+    assert not manager.running
