@@ -152,5 +152,5 @@ class EventBus:
     def _deliver(callback: EventCallback, event_name: str, payload: Mapping[str, Any]) -> None:
         try:
             callback(event_name, payload)
-        except Exception:
+        except (Exception, SystemExit):  # sys.exit() here would end every delivery
             logger.exception("event subscriber %r failed on %s", callback, event_name)

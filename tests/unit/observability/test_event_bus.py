@@ -134,3 +134,18 @@ def test_a_subscriber_cannot_change_what_the_next_one_sees() -> None:
 
     assert refused
     assert seen == [{"task_id": "1"}]
+
+
+def test_a_subscriber_calling_sys_exit_does_not_end_delivery() -> None:
+    bus = EventBus()
+    got = threading.Event()
+
+    def exits(_event: str, _payload: Mapping[str, Any]) -> None:
+        raise SystemExit(1)
+
+    bus.subscribe("job.started", exits)
+    bus.subscribe("job.completed", lambda _event, _payload: got.set())
+    bus.emit("job.started", PAYLOAD)
+    bus.emit("job.completed", PAYLOAD)
+    assert got.wait(5)
+    bus.close()
