@@ -40,6 +40,8 @@ def existing(store: Store) -> Store:
         (["retry", "abc", "--all-discarded"], "either TASK_ID or --all-discarded"),
         (["retry", "abc", "--queue", "default"], "--queue goes with --all-discarded"),
         (["cleanup", "--retention-days-failed", "-1"], "retention"),
+        (["cleanup", "--retention-days-completed", "inf"], "retention"),
+        (["cleanup", "--retention-days-failed", "nan", "--dry-run"], "retention"),
         (["no-such-command"], "No such command"),
     ],
 )
