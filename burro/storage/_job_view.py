@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
 from datetime import datetime
 from typing import Protocol
 
@@ -12,6 +11,8 @@ from burro.storage._codec import pack, unpack
 from burro.storage.base import ErrorEntry, Job
 
 __all__ = ["PACKED_NONE", "JobFields", "frozen_job"]
+
+_build = tuple.__new__
 
 #: ``None``, encoded: the result of a job that returned nothing storable.
 PACKED_NONE = pack(None)
@@ -50,32 +51,35 @@ class JobFields(Protocol):
 def frozen_job(record: JobFields, job_id: str) -> Job:
     """A frozen copy of ``record``, with freshly decoded values callers cannot alias."""
     packed_result = record.packed_result
-    # Positional: a frozen dataclass sets each keyword field through object.__setattr__,
-    # and this runs for every job claimed and settled (the order is checked below).
-    return Job(
-        job_id,
-        record.state,
-        record.queue,
-        record.worker,
-        record.function,
-        tuple(unpack(record.packed_args)),
-        record.priority,
-        record.attempts,
-        record.max_attempts,
-        record.retry_delay_seconds,
-        record.timeout_seconds,
-        unpack(record.packed_meta),
-        record.inserted_at,
-        record.scheduled_at,
-        record.attempted_at,
-        record.completed_at,
-        record.last_error,
-        tuple(record.error_entries),
-        None if packed_result == PACKED_NONE else unpack(packed_result),
-        record.claimed_by,
-        record.cancel_requested,
-        record.cancel_reason,
-        record.unique_key,
+    # Straight through tuple.__new__, in field order (checked below): this runs for every
+    # job claimed and settled, and the named tuple's own __new__ is a Python call more.
+    return _build(
+        Job,
+        (
+            job_id,
+            record.state,
+            record.queue,
+            record.worker,
+            record.function,
+            tuple(unpack(record.packed_args)),
+            record.priority,
+            record.attempts,
+            record.max_attempts,
+            record.retry_delay_seconds,
+            record.timeout_seconds,
+            unpack(record.packed_meta),
+            record.inserted_at,
+            record.scheduled_at,
+            record.attempted_at,
+            record.completed_at,
+            record.last_error,
+            tuple(record.error_entries),
+            None if packed_result == PACKED_NONE else unpack(packed_result),
+            record.claimed_by,
+            record.cancel_requested,
+            record.cancel_reason,
+            record.unique_key,
+        ),
     )
 
 
@@ -105,5 +109,5 @@ _JOB_FIELDS = [
     "cancel_reason",
     "unique_key",
 ]
-if tuple(field.name for field in fields(Job)) != tuple(_JOB_FIELDS):
+if Job._fields != tuple(_JOB_FIELDS):
     raise ImportError("burro.storage.base.Job changed its fields: update frozen_job")

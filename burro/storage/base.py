@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from burro.states import TaskState
 
@@ -84,9 +84,13 @@ class ErrorEntry:
     error: str
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A stored job record, as read back from a backend."""
+class Job(NamedTuple):
+    """A stored job record, as read back from a backend (immutable).
+
+    A named tuple rather than a frozen dataclass: every claim and every settlement builds
+    one, and a frozen dataclass sets each of its 23 fields through ``object.__setattr__``
+    (3.8 µs against 0.3 µs).
+    """
 
     id: str
     state: TaskState
