@@ -37,6 +37,7 @@ import lmdb
 
 from burro._group_commit import GroupCommitter, Ticket
 from burro.errors import StorageError
+from burro.storage._lmdb_claimed import ClaimedRecords
 from burro.storage._lmdb_counters import CounterCache
 from burro.storage._lmdb_liveness import RuntimeLocks
 
@@ -145,6 +146,8 @@ class SharedEnvironment:
         self.claim_prefixes: dict[str, bytes] = {}
         #: Counter values of the open write transaction (see :mod:`._lmdb_counters`).
         self.counters = CounterCache()
+        #: Records this process wrote when claiming jobs (see :mod:`._lmdb_claimed`).
+        self.claimed = ClaimedRecords()
         self.runtime_locks = RuntimeLocks(path / "runtimes")
 
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:

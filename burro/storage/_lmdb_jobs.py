@@ -126,23 +126,24 @@ def _start(writer: JobWriter, key: bytes, runtime_id: str, now: datetime) -> Job
     job.attempts += 1
     job.attempted_at = now
     job.claimed_by = runtime_id
-    writer.update(key, job, before)
-    return job.to_job(writer.job_id(key))
+    view = job.to_job(writer.job_id(key))
+    writer.update(key, job, before, claimed=True)
+    return view
 
 
 def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None:
     """Apply one settlement if the claim it names is still the job's current one."""
     key = parse_job_id(item.job_id)
-    job = None if key is None else writer.load(key)
+    loaded = None if key is None else writer.load_placed(key)
+    if key is None or loaded is None:
+        return None
+    job, before = loaded
     if (
-        key is None
-        or job is None
-        or job.state is not TaskState.RUNNING
+        job.state is not TaskState.RUNNING
         or job.claimed_by != item.runtime_id
         or job.attempts != item.attempt
     ):
         return None
-    before = writer.placement(key, job)
     if isinstance(item, Complete):
         job.packed_result = pack_value(item.result, "result")
         job.finish(TaskState.CANCELLED if job.cancel_requested else TaskState.COMPLETED, now)

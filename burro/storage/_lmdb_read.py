@@ -69,8 +69,11 @@ def queue_table(txn: lmdb.Transaction[bytes], dbs: Databases) -> dict[int, str]:
 def load_job(txn: lmdb.Transaction[bytes], dbs: Databases, key: bytes) -> StoredJob | None:
     """The record under primary key ``key``; :class:`CorruptRecord` names the key."""
     data = txn.get(key, db=dbs.jobs)
-    if data is None:
-        return None
+    return None if data is None else decode_job(key, data)
+
+
+def decode_job(key: bytes, data: bytes) -> StoredJob:
+    """The record ``data`` stored under ``key``; :class:`CorruptRecord` names the key."""
     try:
         return StoredJob.decode(data)
     except CorruptRecord as error:

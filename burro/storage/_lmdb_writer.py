@@ -35,7 +35,7 @@ from burro.storage._lmdb_keys import (
     micros,
     signed,
 )
-from burro.storage._lmdb_read import load_job, queue_key
+from burro.storage._lmdb_read import decode_job, load_job, queue_key
 from burro.storage._lmdb_records import StoredJob
 
 __all__ = ["JobWriter", "Placement", "out_of_sequence"]
@@ -86,6 +86,7 @@ class JobWriter:
         self.dbs = shared.dbs
         self._shared = shared
         self._counters = shared.counters
+        self._claimed = shared.claimed
         self._count_deltas: dict[tuple[int, int], int] = {}
         self._failure_deltas: dict[bytes, int] = {}
         self._next_seq: int | None = None
@@ -141,6 +142,21 @@ class JobWriter:
             raise CorruptRecord(f"an index names job {key.hex()}, which is not stored")
         return job
 
+    def load_placed(self, key: bytes) -> tuple[StoredJob, Placement] | None:
+        """The record under ``key`` and its index entries, or ``None``.
+
+        A record this process wrote when claiming the job, unchanged since, is taken
+        back instead of decoded (see :mod:`._lmdb_claimed`).
+        """
+        data = self.txn.get(key, db=self.dbs.jobs)
+        if data is None:
+            return None
+        kept = self._claimed.take(key, data)
+        if kept is not None:
+            return kept
+        job = decode_job(key, data)
+        return job, self.placement(key, job)
+
     def store(self, key: bytes, job: StoredJob, *, append: bool = False) -> None:
         """Write a record (``append``: ``key`` is the largest yet, a faster put)."""
         if not self.txn.put(key, job.encode(), append=append, db=self.dbs.jobs):
@@ -193,8 +209,11 @@ class JobWriter:
             prefix = prefixes[runtime_id] = claim_prefix(runtime_id)
         return prefix
 
-    def place(self, key: bytes, job: StoredJob, before: Placement | None) -> None:
-        """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's."""
+    def place(self, key: bytes, job: StoredJob, before: Placement | None) -> Placement:
+        """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's.
+
+        Returns where it is indexed now.
+        """
         after = self.placement(key, job, was=before)
         old = _NOWHERE if before is None else before
         dbs = self.dbs
@@ -212,6 +231,7 @@ class JobWriter:
             self.count(after.counter, 1)
             if before is not None:
                 self.count(before.counter, -1)
+        return after
 
     def _swap(self, db: lmdb._Database, old: bytes | None, new: bytes | None, value: bytes) -> None:
         if old == new:
@@ -221,10 +241,19 @@ class JobWriter:
         if new is not None:
             self.txn.put(new, value, db=db)
 
-    def update(self, key: bytes, job: StoredJob, before: Placement) -> None:
-        """Re-index and store a job changed since ``before`` was taken."""
-        self.place(key, job, before)
-        self.txn.put(key, job.encode(), db=self.dbs.jobs)
+    def update(
+        self, key: bytes, job: StoredJob, before: Placement, *, claimed: bool = False
+    ) -> None:
+        """Re-index and store a job changed since ``before`` was taken.
+
+        ``claimed``: this process just claimed the job; its settlement takes the record
+        back (:meth:`load_placed`), so ``job`` must not be changed after this.
+        """
+        after = self.place(key, job, before)
+        record = job.encode()
+        self.txn.put(key, record, db=self.dbs.jobs)
+        if claimed:
+            self._claimed.keep(key, record, job, after)
 
     def count(self, counter: tuple[int, int], delta: int) -> None:
         """Add ``delta`` jobs to a ``(queue id, state code)`` count (written by :meth:`flush`)."""

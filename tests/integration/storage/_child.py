@@ -19,6 +19,7 @@ Commands:
     read              open a read transaction, print "reading", keep it open until stdin
                       closes (the test SIGKILLs it instead).
     open [map_size]   open the store, print "opened" or the StorageError's message.
+    cancel <job id>   ask for the job's cancellation, print its state then.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def read(store: LmdbStorage, _: str) -> None:
         sys.stdin.read()
 
 
+def cancel(store: LmdbStorage, task_id: str) -> None:
+    job = store.cancel(task_id, "from another process", NOW)
+    say(None if job is None else job.state.value)
+
+
 def main(command: str, data_dir: str, argument: str = "") -> None:
     try:
         # A flooded disk is tiny: start with a map it can hold, so the store opens.
@@ -128,6 +134,7 @@ def main(command: str, data_dir: str, argument: str = "") -> None:
             "flood": flood,
             "grow": grow,
             "read": read,
+            "cancel": cancel,
         }
         commands[command](store, argument)
     store.close()

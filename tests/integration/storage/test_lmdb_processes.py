@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from burro.states import TaskState
-from burro.storage import NewJob, RuntimeInfo
+from burro.storage import Complete, NewJob, RuntimeInfo
 from burro.storage.lmdb import LmdbStorage
 from tests.integration.storage.conftest import Child
 
@@ -209,3 +209,21 @@ def test_space_is_reused_after_a_process_is_killed_while_reading(
         store.release("rt", None, NOW, rescue=False)
     # Rewriting 200 jobs 40 times reuses freed pages; a pinned snapshot costs thousands.
     assert store._shared.env.info()["last_pgno"] < before + 1000
+
+
+def test_a_cancel_from_another_process_between_claim_and_settlement_is_seen(
+    store: LmdbStorage, store_dir: Path, spawn: Callable[..., Child]
+) -> None:
+    # This process keeps what its claim wrote for the settlement; the other process's
+    # change to the record must win over that.
+    (job_id,) = fill(store, 1)
+    _, claimed = store.settle_and_claim([], {"default": 1}, "rt-a", NOW)
+    assert [job.id for job in claimed["default"]] == [job_id]
+    child = spawn("cancel", str(store_dir), job_id)
+    assert child.read() == "running"
+    assert child.finish() == 0
+    (settled,), _ = store.settle_and_claim([Complete(job_id, "rt-a", 1)], {}, "rt-a", NOW)
+    assert settled is not None
+    assert settled.state is TaskState.CANCELLED
+    assert settled.cancel_reason == "from another process"
+    assert store.counts()["default"][TaskState.CANCELLED] == 1
