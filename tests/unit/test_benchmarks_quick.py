@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from benchmarks import bounds, end_to_end
+from benchmarks import bounds, end_to_end, instructions
 from benchmarks.__main__ import main, scenario_names
 from benchmarks._measure import Stats, percentile
 from benchmarks._registry import SCENARIOS, select
@@ -109,3 +109,25 @@ def test_the_bounds_table_adds_what_both_sides_alone_would_give() -> None:
     text = console.export_text()
     assert "end to end, one CPU" in text
     assert "50" in text.splitlines()[-2]  # 1 / (1/100 + 1/100)
+
+
+@pytest.mark.parametrize(
+    ("case", "system"),
+    [(case.name, system) for case in instructions.CASES for system in case.systems],
+)
+def test_every_instruction_count_case_runs_its_workload(case: str, system: str) -> None:
+    instructions.run_case(case, system, units=20)
+
+
+def test_instructions_per_job_cancel_out_what_both_runs_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[int] = []
+
+    def counted(name: str, system: str, units: int) -> int:
+        seen.append(units)
+        return 5_000_000 + 300 * units  # start-up, then 300 per job
+
+    monkeypatch.setattr(instructions, "_counted", counted)
+    assert instructions.per_unit("settle_and_claim", "burro", 100) == 300
+    assert seen == [100, 200]
