@@ -14,6 +14,10 @@ Two refinements serve a store whose commits wait for the disk (given ``make_dura
   commit's data flush carries that meta page to disk as well. A batch is therefore
   acknowledged only once it is durable: after the next batch has committed (when
   ``commit_batch`` returns True), or, if no writer is waiting, after ``make_durable()``.
+  If that next commit raises or ``make_durable()`` fails, the writers held for it fail
+  with that error although their commits stand and are visible (a job enqueued so runs):
+  a StorageError from a failed flush means "not known to be on disk", not "not written".
+  The write may survive a power cut or be lost; a caller that retries it may write twice.
 * A leader gathers its batch. Writers that shared the previous commit tend to come back
   together (a producer and the worker running its jobs, several producer threads): a
   leader with nothing held waits for as many of them as that commit carried, at most a
@@ -59,7 +63,8 @@ class GroupCommitter:
     every ticket, or raise (then every ticket of the batch fails with that error). With
     ``make_durable`` (a store whose commits wait for the disk), it returns whether its
     commit flushed every earlier one to disk, and a ticket that succeeded is acknowledged
-    only once its commit is durable; leaders also gather their batches (see the module).
+    only once its commit is durable (a raise fails the held tickets too); leaders also
+    gather their batches (see the module).
     """
 
     def __init__(
@@ -160,9 +165,12 @@ class GroupCommitter:
         try:
             flushed = self._commit_batch(batch)
         except BaseException as error:
-            for ticket in batch:
+            # This commit's flush was to carry the held batches to disk, and whether any of
+            # it reached the disk is unknown: they can no longer be acknowledged as durable.
+            finished, self._held = [*self._held, *batch], []
+            for ticket in finished:
                 ticket.fail(error)
-            flushed = False
+            return finished
         # A failure is final at once; a success only once a flush has carried it to disk.
         finished = [ticket for ticket in batch if ticket.error is not None]
         if flushed:

@@ -187,7 +187,12 @@ class SharedEnvironment:
             return self._flushed
 
     def _make_durable(self) -> None:
-        """Flush what the last commits left unflushed: their meta page (``metasync`` off)."""
+        """Flush what the last commits left unflushed: their meta page (``metasync`` off).
+
+        If the flush fails, the writers it held are told so although their transactions
+        are committed and visible: whether those are on disk is unknown (see
+        :mod:`burro._group_commit`).
+        """
         with self._writer:
             try:
                 self.env.sync(True)
@@ -231,7 +236,16 @@ class SharedEnvironment:
             self._abort(txn)
             raise
         txn_id = txn.id()
-        txn.commit()
+        try:
+            txn.commit()
+        except _RETRY_BATCH:
+            raise  # nothing was flushed yet: the batch runs again after growing the map
+        except (lmdb.Error, OSError) as error:
+            if self.synced:
+                # The commit's data flush was to carry the previous commit's meta page to
+                # disk too: as after a failed make_durable(), nothing is trusted to it now.
+                self._flush_failure = error
+            raise
         self.counters.committed(txn_id)
         if self.synced:
             # A commit that wrote nothing flushes nothing; and if another process committed

@@ -130,6 +130,8 @@ class DurableLog:
         self.hold_first = threading.Event()
         self.first_entered = threading.Event()
         self.returned: dict[str, threading.Event] = {}
+        #: What each writer started by :meth:`start` was told: its result or its error.
+        self.outcomes: dict[str, Any] = {}
 
     def commit(self, batch: list[Ticket]) -> bool:
         if not self.events:
@@ -152,7 +154,10 @@ class DurableLog:
         returned = self.returned[item] = threading.Event()
 
         def run() -> None:
-            committer.run(item)
+            try:
+                self.outcomes[item] = committer.run(item)
+            except Exception as error:
+                self.outcomes[item] = error
             returned.set()
 
         thread = threading.Thread(target=run)
@@ -233,6 +238,22 @@ def test_a_failed_flush_fails_the_writers_it_held_and_a_failed_item_fails_at_onc
     with pytest.raises(ValueError, match="bad"):
         committer.run("bad")
     assert flushes == ["tried"]
+
+
+def test_a_commit_that_raises_fails_the_writers_held_for_its_flush() -> None:
+    log = DurableLog()
+
+    def commit(batch: list[Ticket]) -> bool:
+        if log.events:  # "b", whose flush was to carry "a" (committed, held) to disk
+            raise OSError("flush failed")
+        return log.commit(batch)
+
+    committer = GroupCommitter(commit, log.make_durable)
+    log.a_then_b(committer)
+    # Whether "a" reached the disk is unknown: no later flush may vouch for it.
+    assert isinstance(log.outcomes["a"], OSError)
+    assert isinstance(log.outcomes["b"], OSError)
+    assert log.events == ["commit a"]
 
 
 def test_writers_that_shared_a_commit_are_gathered_into_the_next_one() -> None:

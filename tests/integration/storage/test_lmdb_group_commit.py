@@ -126,3 +126,103 @@ def test_a_failed_flush_fails_the_write_and_every_later_one(storage: LmdbStorage
     # The disk may have dropped what it could not write: nothing later is trusted to it.
     with pytest.raises(StorageError, match="a flush to disk failed"):
         storage.insert(_job((2,)), utcnow())
+
+
+class _CommitFailingTxn:
+    """A write transaction whose commit fails to flush: LMDB rolls it back and raises."""
+
+    def __init__(self, txn: Any) -> None:
+        self._txn = txn
+
+    def commit(self) -> None:
+        self._txn.abort()
+        raise lmdb.Error("mdb_txn_commit: Input/output error")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._txn, name)
+
+
+class _FailingCommit:
+    """An LMDB environment whose next write transaction, once armed, fails its commit."""
+
+    def __init__(self, env: Any, *, armed: bool = True) -> None:
+        self._env = env
+        self.armed = armed
+
+    def begin(self, **kwargs: Any) -> Any:
+        txn = self._env.begin(**kwargs)
+        if kwargs.get("write") and self.armed:
+            self.armed = False
+            return _CommitFailingTxn(txn)
+        return txn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def test_a_commit_whose_flush_fails_refuses_every_later_write_until_reopened(
+    tmp_path: Path,
+) -> None:
+    store = LmdbStorage(tmp_path, durability="fsync")
+    shared = store._shared
+    real_env = shared.env
+    shared.env = _FailingCommit(real_env)  # type: ignore[assignment]
+    try:
+        with pytest.raises(StorageError, match="Input/output error"):
+            store.insert(_job((1,)), utcnow())
+        for args in [(2,), (3,)]:
+            with pytest.raises(StorageError, match="a flush to disk failed"):
+                store.insert(_job(args), utcnow())
+    finally:
+        shared.env = real_env
+        store.close()
+    reopened = LmdbStorage(tmp_path, durability="fsync")
+    try:
+        assert reopened.insert(_job((4,)), utcnow()).created
+    finally:
+        reopened.close()
+
+
+def test_a_commit_whose_flush_fails_fails_the_writer_held_for_it(storage: LmdbStorage) -> None:
+    shared = storage._shared
+    real_env = shared.env
+    failing = _FailingCommit(real_env, armed=False)
+    shared.env = failing  # type: ignore[assignment]
+    entered, release = threading.Event(), threading.Event()
+    held: list[BaseException] = []
+
+    def put_a(txn: lmdb.Transaction[bytes]) -> None:
+        entered.set()
+        assert release.wait(10)
+        txn.put(b"a", b"1")
+
+    def write_held() -> None:
+        # Committed while the insert waits: held until the insert's commit flushes it.
+        try:
+            shared.write(put_a, fsync=True)
+        except lmdb.Error as error:
+            held.append(error)
+
+    first = threading.Thread(target=write_held)
+    first.start()
+    assert entered.wait(10)
+    outcome: list[BaseException] = []
+
+    def insert_next() -> None:
+        try:
+            storage.insert(_job((1,)), utcnow())
+        except StorageError as error:
+            outcome.append(error)
+
+    second = threading.Thread(target=insert_next)
+    second.start()
+    try:
+        wait_for_queued(shared._group, 1)
+        failing.armed = True  # for the insert's transaction, begun after a's commit
+        release.set()
+        first.join(10)
+        second.join(10)
+    finally:
+        shared.env = real_env
+    assert [str(error) for error in held] == ["mdb_txn_commit: Input/output error"]
+    assert len(outcome) == 1
