@@ -40,7 +40,7 @@ from burro.facade._worker import WorkerResolver
 from burro.facade.results import Pagination, RecurringTask, TaskStatus
 from burro.observability.events import EventBus
 from burro.observability.reporter import LifecycleReporter
-from burro.states import FINISHED_STATES, TaskState
+from burro.states import TaskState
 from burro.storage import open_storage
 from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
 
@@ -402,17 +402,17 @@ class BackgroundTaskManager:
         """Cancel a task: it never runs if it has not started; a running one is told to stop."""
         self._require_running()
         _check_names(reason=reason)
-        before = self._storage.get(self._task_id(task_id))
-        if before is None:
+        outcome = self._storage.cancel(self._task_id(task_id), reason, self.clock.now())
+        if outcome is None:
             raise TaskNotFound(f"no task {task_id!r}")
-        if before.state in FINISHED_STATES:
-            return  # already finished: nothing changes, so nothing is reported again
-        job = self._storage.cancel(before.id, reason, self.clock.now())
-        if job is None:
-            raise TaskNotFound(f"no task {task_id!r}")
-        if job.state is TaskState.RUNNING and job.cancel_requested:
+        job, changed = outcome
+        if not changed:
+            # Finished, or its cancel already asked (here, in another thread or process):
+            # that call reports it, so this one has nothing new to say.
+            return
+        if job.state is TaskState.RUNNING:
             self._ctx.cancel_requests.add(job.id)
-        elif job.state is TaskState.CANCELLED:
+        else:
             self._ctx.reporter.cancelled(job)
             self._ctx.notify_activity()
 

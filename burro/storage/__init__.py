@@ -7,6 +7,7 @@ from typing import Literal
 
 from burro.storage.base import (
     Cancel,
+    CancelOutcome,
     Complete,
     ErrorEntry,
     Fail,
@@ -22,6 +23,7 @@ from burro.storage.base import (
 
 __all__ = [
     "Cancel",
+    "CancelOutcome",
     "Complete",
     "ErrorEntry",
     "Fail",

@@ -26,7 +26,16 @@ from burro.storage._lmdb_read import key_range, queue_table, timeline_entries
 from burro.storage._lmdb_records import StoredJob, utc
 from burro.storage._lmdb_writer import JobWriter
 from burro.storage._release import put_back
-from burro.storage.base import Cancel, Complete, Fail, Inserted, Job, NewJob, Settlement
+from burro.storage.base import (
+    Cancel,
+    CancelOutcome,
+    Complete,
+    Fail,
+    Inserted,
+    Job,
+    NewJob,
+    Settlement,
+)
 
 __all__ = [
     "cancel_job",
@@ -277,21 +286,27 @@ def _take(entries: Iterator[bytes], limit: int, due: Callable[[int], bool]) -> I
 
 
 # -- operator actions ------------------------------------------------------------------
-def cancel_job(writer: JobWriter, key: bytes, reason: str | None, now: datetime) -> Job | None:
-    """Cancel a waiting job, mark a running one, leave a finished one alone."""
+def cancel_job(
+    writer: JobWriter, key: bytes, reason: str | None, now: datetime
+) -> CancelOutcome | None:
+    """Cancel a waiting job, mark a running one once, leave a finished one alone."""
     job = writer.load(key)
     if job is None:
         return None
     if job.state is TaskState.RUNNING:
-        job.cancel_requested = True
-        job.cancel_reason = reason
-        writer.store(key, job)
-    elif job.state not in FINISHED_STATES:
-        before = writer.placement(key, job)
-        job.cancel_reason = reason
-        job.finish(TaskState.CANCELLED, now)
-        writer.update(key, job, before)
-    return job.to_job(writer.job_id(key))
+        changed = not job.cancel_requested
+        if changed:
+            job.cancel_requested = True
+            job.cancel_reason = reason
+            writer.store(key, job)
+    else:
+        changed = job.state not in FINISHED_STATES
+        if changed:
+            before = writer.placement(key, job)
+            job.cancel_reason = reason
+            job.finish(TaskState.CANCELLED, now)
+            writer.update(key, job, before)
+    return CancelOutcome(job.to_job(writer.job_id(key)), changed)
 
 
 def retry_job(writer: JobWriter, key: bytes, now: datetime) -> Job | None:

@@ -19,6 +19,7 @@ from burro.states import TaskState
 
 __all__ = [
     "Cancel",
+    "CancelOutcome",
     "Complete",
     "ErrorEntry",
     "Fail",
@@ -117,6 +118,17 @@ class Job(NamedTuple):
     cancel_requested: bool = False
     cancel_reason: str | None = None
     unique_key: bytes | None = None
+
+
+class CancelOutcome(NamedTuple):
+    """The outcome of one cancel: the job as it now is, and whether this call changed it.
+
+    ``changed`` is decided inside the cancel's own transaction, so of cancels racing
+    (threads, or processes sharing a store) exactly one gets it, and only that one reports.
+    """
+
+    job: Job
+    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,11 +276,13 @@ class Storage(Protocol):
         """The earliest ``scheduled_at`` of any scheduled or retryable job."""
 
     # -- operator actions ----------------------------------------------------------
-    def cancel(self, job_id: str, reason: str | None, now: datetime) -> Job | None:
+    def cancel(self, job_id: str, reason: str | None, now: datetime) -> CancelOutcome | None:
         """Cancel a job; ``None`` if unknown.
 
         scheduled/pending/retryable → ``cancelled`` (``completed_at = now``);
-        running → stays running with ``cancel_requested`` set; finished → unchanged.
+        running → stays running with ``cancel_requested`` set, unless it already was (the
+        first reason stands); finished → unchanged. ``changed`` is true only for the call
+        that cancelled or marked the job.
         """
 
     def retry(self, job_id: str, now: datetime) -> Job | None:

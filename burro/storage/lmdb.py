@@ -44,6 +44,7 @@ from burro.storage._lmdb_liveness import is_alive
 from burro.storage._lmdb_records import decode_runtime, encode_recurring, encode_runtime, utc
 from burro.storage._lmdb_writer import JobWriter
 from burro.storage.base import (
+    CancelOutcome,
     Inserted,
     Job,
     JobFilter,
@@ -224,7 +225,7 @@ class LmdbStorage:
         return self._read(earliest)
 
     # -- operator actions ----------------------------------------------------------
-    def cancel(self, job_id: str, reason: str | None, now: datetime) -> Job | None:
+    def cancel(self, job_id: str, reason: str | None, now: datetime) -> CancelOutcome | None:
         """Cancel a job; ``None`` if unknown."""
         now = utc(now)
         key = parse_job_id(job_id)

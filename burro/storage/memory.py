@@ -24,6 +24,7 @@ from burro.storage._memory_index import JobIndex, micros
 from burro.storage._memory_record import JobRecord, utc
 from burro.storage._release import put_back
 from burro.storage.base import (
+    CancelOutcome,
     Complete,
     Fail,
     Inserted,
@@ -301,7 +302,7 @@ class MemoryStorage:
             return None if first is None else self._record_at(first[-1]).scheduled_at
 
     # -- operator actions ----------------------------------------------------------
-    def cancel(self, job_id: str, reason: str | None, now: datetime) -> Job | None:
+    def cancel(self, job_id: str, reason: str | None, now: datetime) -> CancelOutcome | None:
         """Cancel a job; ``None`` if unknown."""
         now = utc(now)
         with self._transaction():
@@ -309,13 +310,17 @@ class MemoryStorage:
             if record is None:
                 return None
             if record.state is TaskState.RUNNING:
-                record.cancel_requested = True
-                record.cancel_reason = reason
-            elif record.state not in FINISHED_STATES:
-                with self._changing(record):
+                changed = not record.cancel_requested
+                if changed:
+                    record.cancel_requested = True
                     record.cancel_reason = reason
-                    record.finish(TaskState.CANCELLED, now)
-            return record.to_job()
+            else:
+                changed = record.state not in FINISHED_STATES
+                if changed:
+                    with self._changing(record):
+                        record.cancel_reason = reason
+                        record.finish(TaskState.CANCELLED, now)
+            return CancelOutcome(record.to_job(), changed)
 
     def retry(self, job_id: str, now: datetime) -> Job | None:
         """Put a ``discarded`` or ``cancelled`` job back to ``pending`` with fresh attempts."""

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from burro.states import TaskState
 from burro.storage.base import (
+    CancelOutcome,
     Inserted,
     Job,
     JobFilter,
@@ -71,7 +72,7 @@ class NoopStorage:
         """Nothing is ever due."""
         return None
 
-    def cancel(self, job_id: str, reason: str | None, now: datetime) -> Job | None:
+    def cancel(self, job_id: str, reason: str | None, now: datetime) -> CancelOutcome | None:
         """Every job is unknown."""
         return None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from burro.storage import CancelOutcome, Job, Storage
 from burro.testing import ManualClock, drain
 from tests.integration.observability.conftest import Factory
 from tests.integration.runtime import workers
@@ -143,6 +144,70 @@ def test_cancelling_a_finished_task_again_reports_nothing(
     manager.cancel_task(task_id)  # a no-op: the task is already cancelled
     manager.stop()  # delivers what is queued
 
+    assert collector.names(task_id) == ["job.enqueued", "job.cancelled"]
+    cancelled = [r for r in caplog.records if r.getMessage().startswith("cancelled ")]
+    assert len(cancelled) == 1
+
+
+class MeetingStore:
+    """A store that holds each caller after its first read, or before its first cancel,
+    until ``callers`` of them got there: racing cancels all see the task as it was
+    before any of them changed it."""
+
+    def __init__(self, storage: Storage, callers: int) -> None:
+        self._storage = storage
+        self._meeting = threading.Barrier(callers)
+        self._met = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def get(self, job_id: str) -> Job | None:
+        job = self._storage.get(job_id)
+        self._meet()
+        return job
+
+    def cancel(self, job_id: str, reason: str | None, now: datetime) -> CancelOutcome | None:
+        self._meet()
+        return self._storage.cancel(job_id, reason, now)
+
+    def _meet(self) -> None:
+        if not getattr(self._met, "done", False):
+            self._met.done = True
+            self._meeting.wait(timeout=10)
+
+
+@pytest.mark.parametrize("backend", ["lmdb", "memory"])
+def test_racing_cancels_of_one_task_report_it_once(
+    start_manager: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    backend: str,
+) -> None:
+    manager = start_manager(backend=backend)
+    caplog.set_level(logging.INFO, logger="burro.jobs")
+    collector = Collector()
+    manager.events.subscribe("*", collector)
+    manager.pause_queue("default")
+    task_id = manager.enqueue_task(workers.record, args=["c"])
+    monkeypatch.setattr(manager, "_storage", MeetingStore(manager._storage, callers=2))
+    failures: list[BaseException] = []
+
+    def cancel() -> None:
+        try:
+            manager.cancel_task(task_id)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=cancel) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    manager.stop()  # delivers what is queued
+
+    assert failures == []
     assert collector.names(task_id) == ["job.enqueued", "job.cancelled"]
     cancelled = [r for r in caplog.records if r.getMessage().startswith("cancelled ")]
     assert len(cancelled) == 1

@@ -109,8 +109,8 @@ def read(store: LmdbStorage, _: str) -> None:
 
 
 def cancel(store: LmdbStorage, task_id: str) -> None:
-    job = store.cancel(task_id, "from another process", NOW)
-    say(None if job is None else job.state.value)
+    outcome = store.cancel(task_id, "from another process", NOW)
+    say(None if outcome is None else outcome.job.state.value)
 
 
 def main(command: str, data_dir: str, argument: str = "") -> None:

@@ -483,8 +483,10 @@ class TestCancel:
     @pytest.mark.parametrize("state", [TaskState.PENDING, TaskState.SCHEDULED, TaskState.RETRYABLE])
     def test_a_waiting_job_is_cancelled(self, storage: Storage, state: TaskState) -> None:
         job_id = job_in(storage, state)
-        cancelled = storage.cancel(job_id, "no longer needed", at(7))
-        assert cancelled is not None
+        outcome = storage.cancel(job_id, "no longer needed", at(7))
+        assert outcome is not None
+        cancelled, changed = outcome
+        assert changed
         assert cancelled.state is TaskState.CANCELLED
         assert cancelled.completed_at == at(7)
         assert cancelled.cancel_reason == "no longer needed"
@@ -494,8 +496,10 @@ class TestCancel:
 
     def test_a_running_job_is_marked_for_cancellation(self, storage: Storage) -> None:
         job_id = job_in(storage, TaskState.RUNNING)
-        marked = storage.cancel(job_id, "stop", at(1))
-        assert marked is not None
+        outcome = storage.cancel(job_id, "stop", at(1))
+        assert outcome is not None
+        marked, changed = outcome
+        assert changed
         assert marked.state is TaskState.RUNNING
         assert marked.cancel_requested
         assert marked.cancel_reason == "stop"
@@ -505,8 +509,40 @@ class TestCancel:
     def test_a_finished_job_is_unchanged(self, storage: Storage, state: TaskState) -> None:
         job_id = job_in(storage, state)
         before = get(storage, job_id)
-        assert storage.cancel(job_id, "too late", at(9)) == before
+        assert storage.cancel(job_id, "too late", at(9)) == (before, False)
         assert get(storage, job_id) == before
+
+    @pytest.mark.parametrize("state", [TaskState.PENDING, TaskState.RUNNING])
+    def test_only_the_first_of_two_cancels_changes_the_job(
+        self, storage: Storage, state: TaskState
+    ) -> None:
+        """The second cancel finds the job cancelled (or marked) and changes nothing: the
+        first reason stands, and only the first call may report a cancellation."""
+        job_id = job_in(storage, state)
+        first = storage.cancel(job_id, "first", at(1))
+        second = storage.cancel(job_id, "second", at(2))
+        assert first is not None
+        assert second is not None
+        assert (first.changed, second.changed) == (True, False)
+        assert second.job == first.job == get(storage, job_id)
+        assert second.job.cancel_reason == "first"
+
+    def test_of_racing_cancels_exactly_one_changes_the_job(self, storage: Storage) -> None:
+        job_id = job_in(storage, TaskState.PENDING)
+        barrier = threading.Barrier(8)
+        outcomes = []
+
+        def cancel() -> None:
+            barrier.wait()
+            outcomes.append(storage.cancel(job_id, None, at(1)))
+
+        threads = [threading.Thread(target=cancel) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(outcome is not None and outcome.changed for outcome in outcomes) == 1
+        assert state_of(storage, job_id) is TaskState.CANCELLED
 
     def test_an_unknown_job_is_none(self, storage: Storage) -> None:
         assert storage.cancel("no-such-job", None, T0) is None

@@ -187,13 +187,17 @@ class StorageMachine(RuleBasedStateMachine):
         job = self.pick(index, frozenset(TaskState))
         if job is None:
             return
-        cancelled = self.storage.cancel(job.id, "changed my mind", at(self.now))
+        outcome = self.storage.cancel(job.id, "changed my mind", at(self.now))
         if job.state is TaskState.RUNNING:
+            expect_change = not job.cancel_requested
             job.cancel_requested = True
-        elif job.state not in FINISHED_STATES:
-            job.finish(TaskState.CANCELLED, self.now)
-        assert cancelled is not None
-        assert cancelled.state is job.state
+        else:
+            expect_change = job.state not in FINISHED_STATES
+            if expect_change:
+                job.finish(TaskState.CANCELLED, self.now)
+        assert outcome is not None
+        assert outcome.job.state is job.state
+        assert outcome.changed is expect_change
 
     @rule(index=st.integers(min_value=0))
     def retry(self, index: int) -> None:
