@@ -7,7 +7,6 @@ directory picks up new or replayed work within its ``poll_interval_seconds``.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from burro._cli_support import (
     store_options,
 )
 from burro.actors.cleanup import retention_cut
+from burro.facade._validate import retention_days
 from burro.facade.manager import BackgroundTaskManager
 from burro.facade.results import TaskStatus
 from burro.states import FINISHED_STATES, TaskState
@@ -196,8 +196,15 @@ def cleanup(
     """
     with open_store(store) as manager:
         retention = manager.config.cleanup
-        completed_days = _days(retention_days_completed, retention.retention_days_completed)
-        failed_days = _days(retention_days_failed, retention.retention_days_failed)
+        # An InvalidTaskError is bad input: the command group prints it on one line, exit 2.
+        completed_days = retention_days(
+            "--retention-days-completed",
+            retention_days_completed,
+            retention.retention_days_completed,
+        )
+        failed_days = retention_days(
+            "--retention-days-failed", retention_days_failed, retention.retention_days_failed
+        )
         now = datetime.now(UTC)
         completed_before = retention_cut(now, completed_days)
         failed_before = retention_cut(now, failed_days)
@@ -228,14 +235,6 @@ def cleanup(
 
 def _moment(cut: datetime | None) -> str:
     return "the first year (none)" if cut is None else f"{cut:%Y-%m-%d %H:%M}Z"
-
-
-def _days(value: float | None, default: float) -> float:
-    if value is None:
-        return default
-    if not math.isfinite(value) or value < 0:
-        raise CliError(f"a retention is a finite number of days >= 0, not {value}")
-    return value
 
 
 def _count_finished_before(

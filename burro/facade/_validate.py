@@ -26,6 +26,7 @@ __all__ = [
     "build_job",
     "check_aware",
     "recurring_record",
+    "retention_days",
     "scheduled_time",
     "task_request",
     "unknown_queue",
@@ -223,6 +224,15 @@ def recurring_record(
         options=options,
         next_fire_at=next_fire_at(schedule, after=now),
     )
+
+
+def retention_days(name: str, value: object, default: float) -> float:
+    """A retention in days: ``default`` when ``value`` is None, else a finite number >= 0."""
+    if value is None:
+        return default
+    if not _is_number(value) or value < 0:  # type: ignore[operator]
+        raise InvalidTaskError(f"{name} must be a finite number of days >= 0, not {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def _queue(name: object, config: Config) -> str:

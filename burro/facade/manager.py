@@ -33,6 +33,7 @@ from burro.facade._validate import (
     build_job,
     recurring_record,
     reject_unknown_options,
+    retention_days,
     scheduled_time,
     unknown_queue,
 )
@@ -436,10 +437,10 @@ class BackgroundTaskManager:
         """Delete old finished tasks now (in short batches); returns how many."""
         self._require_running()
         cleanup = self.config.cleanup
-        completed = _retention(
+        completed = retention_days(
             "retention_days_completed", retention_days_completed, cleanup.retention_days_completed
         )
-        failed = _retention(
+        failed = retention_days(
             "retention_days_failed", retention_days_failed, cleanup.retention_days_failed
         )
         with self._ctx.reporter.cleaning() as cleanup_run:
@@ -600,19 +601,6 @@ class BackgroundTaskManager:
         if not isinstance(task_id, str) or not task_id:
             raise TaskNotFound(f"no task {task_id!r}")
         return task_id
-
-
-def _retention(name: str, value: float | None, default: float) -> float:
-    if value is None:
-        return default
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidTaskError(f"{name} must be a finite number of days >= 0, not {value!r}")
-    return float(value)
 
 
 def _states(
