@@ -39,8 +39,9 @@ class QueueHub:
         #: Slot -> the job claimed for it in a settlement, until the slot takes it over.
         self._claimed: dict[int, str] = {}
         self._workers: dict[int, pykka.ActorRef[Any]] = {}
-        #: Jobs still running on workers that scaling down removed: they finish, then go.
-        self._retiring: set[str] = set()
+        #: Slot -> the job still running on the worker scaling down removed from it: the
+        #: slot stays busy until that job is freed, even if a new worker takes it over.
+        self._retiring: dict[int, str] = {}
         #: Held while claims for this queue's slots are committed and recorded, and while
         #: the QueueActor looks for claims no slot holds: a claim in between is not lost.
         self.claims_lock = threading.Lock()
@@ -60,11 +61,12 @@ class QueueHub:
         """Record a WorkerActor incarnation; returns what its predecessor left behind.
 
         That is the job it was running, and the job claimed for it next if it died
-        before taking that one over (each ``None`` if there is none).
+        before taking that one over (each ``None`` if there is none). A worker removed
+        by scaling down left nothing behind: it settles its job and claim itself.
         """
         with self._lock:
             running = self._slots.get(index)
-            claimed = self._claimed.pop(index, None)
+            claimed = None if index in self._retiring else self._claimed.pop(index, None)
             self._slots[index] = None
             self._workers[index] = ref
         return running, claimed
@@ -72,14 +74,15 @@ class QueueHub:
     def detach_worker(self, index: int) -> None:
         """Forget a worker slot removed by scaling down.
 
-        Its job, if any, runs on: kept apart from the slot, so that a worker taking the
-        slot over later does not rescue it as a crashed predecessor's.
+        Its job, if any, runs on and keeps the slot busy: a worker taking the slot over
+        later starts work only once that job is freed, and does not rescue it as a
+        crashed predecessor's. The removed worker claims nothing more (:meth:`may_claim`).
         """
         with self._lock:
             self._workers.pop(index, None)
             job = self._slots.pop(index, None)
             if job is not None:
-                self._retiring.add(job)
+                self._retiring[index] = job
 
     # -- the QueueActor assigns, the WorkerActor frees ---------------------------------
     def idle_slots(self) -> list[int]:
@@ -92,14 +95,19 @@ class QueueHub:
             ]
 
     def _free(self, index: int) -> bool:
-        # Under the lock: slot ``index`` holds no job and may take one.
-        return self.may_claim(index) and self._slots.get(index) is None
+        # Under the lock: slot ``index`` holds no job, nor does the worker scaling down
+        # removed from it, and may take one.
+        return self._open(index) and self._slots.get(index) is None and index not in self._retiring
+
+    def _open(self, index: int) -> bool:
+        # Slot ``index`` counts towards the queue's concurrency, which is taking jobs.
+        return not (self.paused or self.stopping) and index < self.concurrency
 
     def assign(self, index: int, job_id: str) -> pykka.ActorRef[Any] | None:
         """Give ``job_id`` to slot ``index``; returns the worker to tell, or None if gone."""
         with self._lock:
             ref = self._workers.get(index)
-            if ref is None or self._slots.get(index) is not None:
+            if ref is None or self._slots.get(index) is not None or index in self._retiring:
                 return None
             self._slots[index] = job_id
             return ref
@@ -118,9 +126,13 @@ class QueueHub:
             return not self.free(index, job.id)
         return True
 
-    def may_claim(self, index: int) -> bool:
-        """Whether slot ``index`` may take another job now."""
-        return not (self.paused or self.stopping) and index < self.concurrency
+    def may_claim(self, index: int, worker: pykka.ActorRef[Any]) -> bool:
+        """Whether ``worker``, finishing a job of slot ``index``, may claim the next one now.
+
+        Never once scaling down removed it, even if a new worker took its slot over.
+        """
+        with self._lock:
+            return self._workers.get(index) is worker and self._open(index)
 
     def claimed_for(self, index: int, job_id: str) -> None:
         """``job_id`` was claimed for slot ``index``, which has yet to take it over."""
@@ -143,31 +155,34 @@ class QueueHub:
     def free(self, index: int, job_id: str) -> bool:
         """Free slot ``index`` if it still holds ``job_id``; wakes waiters (drain, stop).
 
-        A job of a slot removed by scaling down is let go of wherever the slot went.
+        The job of a worker removed by scaling down frees the slot for its new worker.
         """
         with self._lock:
-            if self._slots.get(index) == job_id:
+            retired = self._retiring.get(index) == job_id
+            if retired:
+                del self._retiring[index]
+            elif self._slots.get(index) == job_id:
                 self._slots[index] = None
-            elif job_id in self._retiring:
-                self._retiring.discard(job_id)
             else:
                 return False
         with self._activity:
             self._activity.notify_all()
+        if retired:
+            self.wake()  # the slot's new worker, if any, was waiting for this job
         return True
 
     def running_jobs(self) -> dict[int, str]:
-        """Slot → job id for every busy slot (negative keys: slots removed by scaling)."""
+        """Slot → job id for every busy slot (a retiring job keeps its slot busy)."""
         with self._lock:
             running = {index: job for index, job in self._slots.items() if job is not None}
-            running.update((-1 - n, job) for n, job in enumerate(sorted(self._retiring)))
+            running.update(self._retiring)
             return running
 
     def held_jobs(self) -> set[str]:
         """Every job a slot runs, or was claimed for a slot that has yet to take it."""
         with self._lock:
             running = {job for job in self._slots.values() if job is not None}
-            return running | self._retiring | set(self._claimed.values())
+            return running | set(self._retiring.values()) | set(self._claimed.values())
 
     def worker_refs(self) -> dict[int, pykka.ActorRef[Any]]:
         """Slot → current WorkerActor incarnation."""

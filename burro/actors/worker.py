@@ -108,7 +108,8 @@ class WorkerActor(BurroActor):
         return execute(target, job.args, context, job.timeout_seconds, self._ctx.abandoned)
 
     def _settle(self, job: Job, outcome: Outcome) -> tuple[Job | None, Job | None]:
-        next_from = self._hub.name if self._hub.may_claim(self._index) else None
+        hub = self._hub
+        next_from = hub.name if hub.may_claim(self._index, self.actor_ref) else None
         try:
             return self._ctx.commit.finish(self._settlement(job, outcome), next_from, self._index)
         except StorageError:

@@ -43,7 +43,7 @@ def managers(tmp_path: Path, recorder: workers.Recorder, **defaults: Any) -> Ite
         return manager
 
     yield start
-    recorder.gate.set()
+    recorder.open_gates()
     for manager in started:
         manager.stop(timeout=5)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import burro
-from burro.testing import drain
+from burro.actors._hub import QueueHub
+from burro.testing import actor_ref, drain
 from tests.integration.runtime import workers
 from tests.integration.runtime.conftest import Factory
 
@@ -184,25 +185,87 @@ def test_scale_queue_up_and_down(start_manager: Factory, recorder: workers.Recor
     assert recorder.max_active == 1
 
 
-def test_scaling_down_then_up_lets_a_running_job_finish_once(
-    start_manager: Factory, recorder: workers.Recorder
-) -> None:
-    manager = start_manager(queues={"default": {"concurrency": 2}})
-    first = manager.enqueue_task(workers.blocks, args=["first"])
-    second = manager.enqueue_task(workers.blocks, args=["second"])
-    recorder.wait_for(lambda: recorder.active == 2)
+def caught_up(manager: burro.BackgroundTaskManager) -> None:
+    """Return once the QueueActor has handled every wake sent to it so far."""
+    actor_ref(manager, "QueueActor:default").proxy().actor_urn.get(timeout=5)
+
+
+def scaled_down_then_up_under_two_jobs(
+    start_manager: Factory, recorder: workers.Recorder, *waiting: str
+) -> tuple[burro.BackgroundTaskManager, list[str]]:
+    """Concurrency 2, jobs ``first`` (slot 0) and ``second`` (slot 1) running, ``waiting``
+    pending; then slot 1 is removed and taken over by a new worker. Every job is a
+    ``blocks_alone`` job, run until its gate opens. The scheduler polls once an hour: a
+    waiting job starts only if a freed slot wakes the QueueActor."""
+    manager = start_manager(poll_interval_seconds=3600, queues={"default": {"concurrency": 2}})
+    manager.pause_queue("default")
+    ids = [
+        manager.enqueue_task(workers.blocks_alone, args=[value])
+        for value in ("first", "second", *waiting)
+    ]
+    manager.resume_queue("default")
+    recorder.wait_for(lambda: recorder.runs["first"] == recorder.runs["second"] == 1)
     manager.scale_queue("default", 1)  # slot 1's job goes on running
     manager.scale_queue("default", 2)  # a new worker takes slot 1
-    third = manager.enqueue_task(workers.record, args=["third"])
-    recorder.wait_for(lambda: recorder.runs["third"] == 1)
-    assert manager.get_task_status(first).status is burro.TaskState.RUNNING
-    assert manager.get_task_status(second).status is burro.TaskState.RUNNING
-    recorder.gate.set()
+    caught_up(manager)
+    return manager, ids
+
+
+def finish_all(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder, ids: list[str]
+) -> None:
+    """Open every gate; each job then completes once, on its first attempt."""
+    recorder.open_gates()
     drain(manager)
-    for task_id in (first, second, third):
+    for task_id in ids:
         status = manager.get_task_status(task_id)
         assert (status.status, status.attempts) == (burro.TaskState.COMPLETED, 1)
-    assert recorder.runs["first"] == recorder.runs["second"] == 1
+    assert set(recorder.runs.values()) == {1}
+
+
+def test_scaling_down_then_up_keeps_the_slot_busy_until_its_removed_job_finishes(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    manager, ids = scaled_down_then_up_under_two_jobs(start_manager, recorder, "third")
+    first, second, third = ids
+    assert manager.get_task_status(third).status is burro.TaskState.PENDING
+    assert recorder.active == 2
+    recorder.gate_of("second").set()  # slot 1's new worker may start now
+    recorder.wait_for(lambda: recorder.runs["third"] == 1)
+    assert manager.get_task_status(second).status is burro.TaskState.COMPLETED
+    assert manager.get_task_status(first).status is burro.TaskState.RUNNING
+    finish_all(manager, recorder, ids)
+    assert recorder.max_active == 2
+
+
+def test_the_worker_removed_from_a_slot_claims_no_job_for_it(
+    start_manager: Factory, recorder: workers.Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs are waiting when the removed worker's job finishes: it leaves them to the
+    slot's new worker instead of claiming one for the slot and giving it back."""
+    handovers: list[bool] = []
+    freed: list[str] = []
+    real_replace, real_free = QueueHub.replace, QueueHub.free
+
+    def recorded_replace(hub: QueueHub, index: int, finished: str, claimed: str) -> bool:
+        handovers.append(real_replace(hub, index, finished, claimed))
+        return handovers[-1]
+
+    def recorded_free(hub: QueueHub, index: int, job_id: str) -> bool:
+        result = real_free(hub, index, job_id)
+        with recorder.lock:
+            freed.append(job_id)
+            recorder.lock.notify_all()
+        return result
+
+    monkeypatch.setattr(QueueHub, "replace", recorded_replace)
+    monkeypatch.setattr(QueueHub, "free", recorded_free)
+    manager, ids = scaled_down_then_up_under_two_jobs(start_manager, recorder, "third", "fourth")
+    second = ids[1]
+    recorder.gate_of("second").set()
+    recorder.wait_for(lambda: second in freed)  # the removed worker is done with its slot
+    assert False not in handovers  # it claimed no job it then had to give back
+    finish_all(manager, recorder, ids)
 
 
 @pytest.mark.parametrize("reason", [object(), 42])

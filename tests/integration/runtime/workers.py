@@ -21,6 +21,7 @@ class Recorder:
         self.active = 0
         self.max_active = 0
         self.gate = threading.Event()
+        self.gates: dict[Any, threading.Event] = {}
         self.started = threading.Event()
 
     def record(self, name: str, value: Any) -> None:
@@ -28,6 +29,21 @@ class Recorder:
             self.calls.append((name, value))
             self.runs[value] += 1
             self.lock.notify_all()
+
+    def gate_of(self, value: Any) -> threading.Event:
+        """The gate of the ``blocks_alone`` job run with ``value`` (open once all are)."""
+        with self.lock:
+            gate = self.gates.setdefault(value, threading.Event())
+            if self.gate.is_set():
+                gate.set()
+            return gate
+
+    def open_gates(self) -> None:
+        """Open the shared gate and every job's own gate."""
+        with self.lock:
+            self.gate.set()
+            for gate in self.gates.values():
+                gate.set()
 
     def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         with self.lock:
@@ -89,14 +105,24 @@ def returns_error_tuple(value: Any) -> tuple[str, str]:
 @burro.worker
 def blocks(value: Any) -> str:
     """Runs until the test opens the gate."""
+    return _run_until_open("blocks", value, recorder.gate)
+
+
+@burro.worker
+def blocks_alone(value: Any) -> str:
+    """Runs until the test opens this job's own gate, ``recorder.gate_of(value)``."""
+    return _run_until_open("blocks_alone", value, recorder.gate_of(value))
+
+
+def _run_until_open(name: str, value: Any, gate: threading.Event) -> str:
     with recorder.lock:
         recorder.active += 1
         recorder.max_active = max(recorder.max_active, recorder.active)
         recorder.lock.notify_all()
-    recorder.record("blocks", value)
+    recorder.record(name, value)
     recorder.started.set()
     try:
-        recorder.gate.wait(GATE_TIMEOUT)
+        gate.wait(GATE_TIMEOUT)
     finally:
         with recorder.lock:
             recorder.active -= 1
