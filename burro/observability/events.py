@@ -4,8 +4,9 @@ Callbacks run on one dispatcher thread, off the workers' hot path. A callback th
 raises is logged and never breaks the runtime; one that blocks delays only other
 callbacks, and a full backlog drops events (with a WARNING) rather than stall jobs.
 
-``callback(event_name, payload)`` gets a read-only mapping; payloads never hold a job's
-args or result (they may hold personal data):
+``callback(event_name, payload)`` gets its own plain ``dict`` (it may change, keep,
+serialise or pickle it; the next callback still sees the event as emitted); payloads
+never hold a job's args or result (they may hold personal data):
 
 * every ``job.*`` event: ``task_id``, ``queue``, ``worker`` (``module.function``), and
   but for ``job.enqueued``, ``attempt``;
@@ -25,7 +26,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 __all__ = ["EVENT_NAMES", "EventBus", "EventCallback"]
@@ -86,12 +86,14 @@ class EventBus:
         return event_name in self._wanted
 
     def emit(self, event_name: str, payload: Mapping[str, Any]) -> None:
-        """Queue an event for delivery; never blocks, never raises."""
+        """Queue an event for delivery; never blocks, never raises.
+
+        ``payload`` is handed over: built for this event, it is not changed after.
+        """
         if not self.wants(event_name):
             return
         try:
-            # Read-only: subscribers share one payload, none may change what the next sees.
-            self._backlog.put_nowait((event_name, MappingProxyType(payload)))
+            self._backlog.put_nowait((event_name, payload))
         except queue.Full:
             self._dropped += 1
             if self._dropped == 1 or self._dropped % 1000 == 0:
@@ -151,6 +153,8 @@ class EventBus:
     @staticmethod
     def _deliver(callback: EventCallback, event_name: str, payload: Mapping[str, Any]) -> None:
         try:
-            callback(event_name, payload)
+            # A copy per callback, on the dispatcher thread rather than the emitter's: what
+            # one subscriber changes never reaches the next, and a dict serialises as is.
+            callback(event_name, dict(payload))
         except (Exception, SystemExit):  # sys.exit() here would end every delivery
             logger.exception("event subscriber %r failed on %s", callback, event_name)
