@@ -59,6 +59,7 @@ class EventBus:
         self._lock = threading.Lock()
         self._backlog: queue.Queue[object] = queue.Queue(max_backlog)
         self._thread: threading.Thread | None = None
+        self._closed = False
         self._dropped = 0
 
     def subscribe(self, event_name: str, callback: EventCallback) -> None:
@@ -105,20 +106,24 @@ class EventBus:
         return self._dropped
 
     def close(self, timeout: float = 2.0) -> None:
-        """Deliver what is queued (up to ``timeout``) and stop the dispatcher.
+        """Deliver what is queued (up to ``timeout``) and stop the dispatcher, for good.
 
         A subscriber still busy at the deadline is left behind (its thread is a daemon),
-        so a blocked subscriber never blocks the runtime's shutdown either.
+        so a blocked subscriber never blocks the runtime's shutdown either; the
+        dispatcher still ends once it is free and the backlog is delivered. Events
+        emitted after ``close`` are not queued.
         """
         with self._lock:
             thread, self._thread = self._thread, None
+            # The flag, not _STOP alone, ends the dispatcher: a full backlog has no room
+            # for _STOP, and the dispatcher may be the thread closing the bus.
+            self._closed = True
+            self._wanted = frozenset()
         if thread is None:
             return
         if thread is threading.current_thread():
             # Closed by a subscriber (stop() on some event): the dispatcher cannot wait
-            # for itself; it stops once that callback returns.
-            with contextlib.suppress(queue.Full):
-                self._backlog.put_nowait(_STOP)
+            # for itself; it delivers what is queued and stops once that callback returns.
             return
         deadline = time.monotonic() + timeout
         with contextlib.suppress(queue.Full):
@@ -130,17 +135,19 @@ class EventBus:
             )
 
     def _listened(self) -> frozenset[str]:
+        if self._closed:
+            return frozenset()
         if self._subscribers.get("*"):
             return EVENT_NAMES
         return frozenset(name for name, callbacks in self._subscribers.items() if callbacks)
 
     def _ensure_dispatcher(self) -> None:
-        if self._thread is None:
+        if self._thread is None and not self._closed:
             self._thread = threading.Thread(target=self._dispatch, name="burro-events", daemon=True)
             self._thread.start()
 
     def _dispatch(self) -> None:
-        while (item := self._backlog.get()) is not _STOP:
+        while (item := self._next_event()) is not _STOP:
             event_name: str
             payload: Mapping[str, Any]
             event_name, payload = item  # type: ignore[misc]
@@ -149,6 +156,16 @@ class EventBus:
                 *self._subscribers.get("*", ()),
             ):
                 self._deliver(callback, event_name, payload)
+
+    def _next_event(self) -> object:
+        """The next queued event; once the bus is closed, _STOP when none is left."""
+        if not self._closed:
+            # Blocks only on an empty backlog, which leaves room for close()'s _STOP.
+            return self._backlog.get()
+        try:
+            return self._backlog.get_nowait()
+        except queue.Empty:
+            return _STOP
 
     @staticmethod
     def _deliver(callback: EventCallback, event_name: str, payload: Mapping[str, Any]) -> None:

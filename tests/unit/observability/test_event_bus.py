@@ -173,3 +173,55 @@ def test_a_subscriber_calling_sys_exit_does_not_end_delivery() -> None:
     bus.emit("job.completed", PAYLOAD)
     assert got.wait(5)
     bus.close()
+
+
+def test_a_subscriber_closing_the_bus_on_a_full_backlog_still_ends_the_dispatcher() -> None:
+    bus = EventBus(max_backlog=2)
+    entered, release = threading.Event(), threading.Event()
+    dispatchers: list[threading.Thread] = []
+    delivered: list[str] = []
+
+    def closing(event: str, _payload: Mapping[str, Any]) -> None:
+        if event == "job.discarded":  # stop() on a discard, with the backlog full
+            dispatchers.append(threading.current_thread())
+            entered.set()
+            release.wait(10)
+            bus.close()
+        else:
+            delivered.append(event)
+
+    bus.subscribe("*", closing)
+    bus.emit("job.discarded", PAYLOAD)
+    assert entered.wait(5)
+    bus.emit("job.started", PAYLOAD)
+    bus.emit("job.completed", PAYLOAD)  # the backlog is now full
+    release.set()
+    (dispatcher,) = dispatchers
+    dispatcher.join(5)
+
+    assert not dispatcher.is_alive()
+    assert delivered == ["job.started", "job.completed"]
+    assert not bus.wants("job.started")
+
+
+def test_a_dispatcher_left_behind_by_close_ends_once_its_subscriber_returns() -> None:
+    bus = EventBus(max_backlog=1)
+    entered, release = threading.Event(), threading.Event()
+    dispatchers: list[threading.Thread] = []
+
+    def stuck(_event: str, _payload: Mapping[str, Any]) -> None:
+        dispatchers.append(threading.current_thread())
+        entered.set()
+        release.wait(10)
+
+    bus.subscribe("*", stuck)
+    bus.emit("job.started", PAYLOAD)
+    assert entered.wait(5)
+    bus.emit("job.started", PAYLOAD)  # the backlog is now full: close() finds no room
+    bus.close(timeout=0.1)
+    release.set()
+    dispatcher = dispatchers[0]
+    dispatcher.join(5)
+
+    assert not dispatcher.is_alive()
+    assert len(dispatchers) == 2  # what was queued at close is still delivered
