@@ -196,10 +196,17 @@ class WorkerResolver:
                 f"class {worker!r} is not marked with @burro.worker and is not defined in a "
                 "module allowed by allowed_worker_modules"
             )
-        if not _is_public(function) or not inspect.isfunction(
-            inspect.getattr_static(cls, function, None)
-        ):
+        method = inspect.getattr_static(cls, function, None) if _is_public(function) else None
+        if not inspect.isfunction(method):
             raise InvalidTaskError(f"{worker!r} has no public method {function!r}")
+        # An allowed class admits the methods defined in allowed modules, not the ones it
+        # inherits from elsewhere (``class Store(shelve.Shelf)`` does not make ``close`` a
+        # worker). A marked class admits every public method, as its author marked it.
+        if options is None and not self._lives_in_allowed(method):
+            raise InvalidTaskError(
+                f"{worker}.{function} is not marked with @burro.worker and is defined in "
+                f"{method.__module__!r}, a module allowed_worker_modules does not allow"
+            )
         return WorkerTarget(_method_caller(cls, function), dict(options or {}))
 
 

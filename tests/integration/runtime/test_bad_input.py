@@ -148,3 +148,33 @@ def test_allowed_module_runs_its_own_functions_not_the_ones_it_imports(
     for task_id in forged_ids:
         assert manager.get_task_status(task_id).status is burro.TaskState.DISCARDED
     assert recorder.calls == [("tidy", "own")]
+
+
+def test_allowed_module_runs_its_classes_own_methods_not_the_ones_they_inherit(
+    start_manager: Factory, recorder: workers.Recorder
+) -> None:
+    from burro.storage.base import NewJob
+    from burro.testing import drain
+
+    manager = start_manager(allowed_worker_modules=[ALLOWED])
+    tidier = f"{ALLOWED}:Tidier"
+    own = [
+        manager.enqueue_task(tidier, "tidy", ["own"]),
+        manager.enqueue_task(tidier, "sweep", ["from an allowed base"]),
+        manager.enqueue_task(f"{ALLOWED}:MarkedTidier", "record", ["marked", 1]),
+    ]
+    with pytest.raises(
+        burro.InvalidTaskError, match=r"defined in 'tests\.integration\.runtime\.workers'"
+    ):
+        manager.enqueue_task(tidier, "record", ["inherited", 1])
+    forged = NewJob(queue="default", worker=tidier, function="record", args=("forged", 1))
+    forged_id = manager._storage.insert(forged, manager.clock.now()).id
+    drain(manager)
+
+    for task_id in own:
+        assert manager.get_task_status(task_id).status is burro.TaskState.COMPLETED
+    status = manager.get_task_status(forged_id)
+    assert status.status is burro.TaskState.DISCARDED
+    assert "InvalidTaskError" in (status.last_error or "")
+    assert "not marked" in (status.last_error or "")
+    assert sorted(recorder.calls) == [("Tidier.tidy", "own"), ("sweep", "from an allowed base")]
