@@ -8,6 +8,7 @@ the difference divided by ``jobs`` is the cost of one unit, with start-up, impor
 set-up cancelled out. Threads are counted together (valgrind runs them one at a time).
 
 * ``enqueue_task``: one producer thread, nothing consuming (Huey: the task call);
+* ``enqueue_many``: the same jobs stored in calls of 1,000 (Huey has no bulk API);
 * ``full_queue_worker``: one worker running no-op jobs from a queue stored beforehand
   (Huey: one thread worker);
 * ``storage_insert`` and ``settle_and_claim``: burro's store alone, called in a loop on
@@ -84,7 +85,7 @@ def _enqueue(system: str, directory: Path, units: int) -> None:
         producer_alone(producer, units)
 
 
-def _store_backlog(system: str, directory: Path, units: int) -> None:
+def _enqueue_many(system: str, directory: Path, units: int) -> None:
     with _opener(system)(directory, "process", **_producer_options(system)) as producer:
         for first in range(0, units, 1000):
             producer.enqueue_many(noop, [(n,) for n in range(first, min(units, first + 1000))])
@@ -136,7 +137,8 @@ def _settle_and_claim(system: str, directory: Path, units: int) -> None:
 
 CASES = (
     Case("enqueue_task", ("burro", "huey"), _nothing, _enqueue),
-    Case("full_queue_worker", ("burro", "huey"), _store_backlog, _work),
+    Case("enqueue_many", ("burro",), _nothing, _enqueue_many),
+    Case("full_queue_worker", ("burro", "huey"), _enqueue_many, _work),
     Case("storage_insert", ("burro",), _nothing, _insert),
     Case("settle_and_claim", ("burro",), _store_jobs, _settle_and_claim),
 )
