@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,17 @@ def test_a_process_store_neither_holds_nor_flushes(tmp_path: Path) -> None:
         store.close()
 
 
+@contextlib.contextmanager
+def _environment(store: LmdbStorage, fake: Any) -> Iterator[None]:
+    """``store`` writes through ``fake`` (a wrapper of its LMDB environment) meanwhile."""
+    shared = store._shared
+    real_env, shared.env = shared.env, fake
+    try:
+        yield
+    finally:
+        shared.env = real_env
+
+
 class _FailingSync:
     """An LMDB environment whose explicit flushes fail (a disk that reports EIO)."""
 
@@ -115,14 +128,11 @@ class _FailingSync:
 
 
 def test_a_failed_flush_fails_the_write_and_every_later_one(storage: LmdbStorage) -> None:
-    shared = storage._shared
-    real_env = shared.env
-    shared.env = _FailingSync(real_env)  # type: ignore[assignment]
-    try:
-        with pytest.raises(StorageError, match="Input/output error"):
-            storage.insert(_job((1,)), utcnow())
-    finally:
-        shared.env = real_env
+    with (
+        _environment(storage, _FailingSync(storage._shared.env)),
+        pytest.raises(StorageError, match="Input/output error"),
+    ):
+        storage.insert(_job((1,)), utcnow())
     # The disk may have dropped what it could not write: nothing later is trusted to it.
     with pytest.raises(StorageError, match="a flush to disk failed"):
         storage.insert(_job((2,)), utcnow())
@@ -164,17 +174,14 @@ def test_a_commit_whose_flush_fails_refuses_every_later_write_until_reopened(
     tmp_path: Path,
 ) -> None:
     store = LmdbStorage(tmp_path, durability="fsync")
-    shared = store._shared
-    real_env = shared.env
-    shared.env = _FailingCommit(real_env)  # type: ignore[assignment]
     try:
-        with pytest.raises(StorageError, match="Input/output error"):
-            store.insert(_job((1,)), utcnow())
-        for args in [(2,), (3,)]:
-            with pytest.raises(StorageError, match="a flush to disk failed"):
-                store.insert(_job(args), utcnow())
+        with _environment(store, _FailingCommit(store._shared.env)):
+            with pytest.raises(StorageError, match="Input/output error"):
+                store.insert(_job((1,)), utcnow())
+            for args in [(2,), (3,)]:
+                with pytest.raises(StorageError, match="a flush to disk failed"):
+                    store.insert(_job(args), utcnow())
     finally:
-        shared.env = real_env
         store.close()
     reopened = LmdbStorage(tmp_path, durability="fsync")
     try:
@@ -185,9 +192,7 @@ def test_a_commit_whose_flush_fails_refuses_every_later_write_until_reopened(
 
 def test_a_commit_whose_flush_fails_fails_the_writer_held_for_it(storage: LmdbStorage) -> None:
     shared = storage._shared
-    real_env = shared.env
-    failing = _FailingCommit(real_env, armed=False)
-    shared.env = failing  # type: ignore[assignment]
+    failing = _FailingCommit(shared.env, armed=False)
     entered, release = threading.Event(), threading.Event()
     held: list[BaseException] = []
 
@@ -204,8 +209,6 @@ def test_a_commit_whose_flush_fails_fails_the_writer_held_for_it(storage: LmdbSt
             held.append(error)
 
     first = threading.Thread(target=write_held)
-    first.start()
-    assert entered.wait(10)
     outcome: list[BaseException] = []
 
     def insert_next() -> None:
@@ -214,15 +217,15 @@ def test_a_commit_whose_flush_fails_fails_the_writer_held_for_it(storage: LmdbSt
         except StorageError as error:
             outcome.append(error)
 
-    second = threading.Thread(target=insert_next)
-    second.start()
-    try:
+    with _environment(storage, failing):
+        first.start()
+        assert entered.wait(10)
+        second = threading.Thread(target=insert_next)
+        second.start()
         wait_for_queued(shared._group, 1)
         failing.armed = True  # for the insert's transaction, begun after a's commit
         release.set()
         first.join(10)
         second.join(10)
-    finally:
-        shared.env = real_env
     assert [str(error) for error in held] == ["mdb_txn_commit: Input/output error"]
     assert len(outcome) == 1
