@@ -130,6 +130,8 @@ class DurableLog:
         self.hold_first = threading.Event()
         self.first_entered = threading.Event()
         self.returned: dict[str, threading.Event] = {}
+        #: Each item's ticket: ``done`` says whether its writer has been told.
+        self.tickets: dict[str, Ticket] = {}
         #: What each writer started by :meth:`start` was told: its result or its error.
         self.outcomes: dict[str, Any] = {}
 
@@ -138,6 +140,7 @@ class DurableLog:
             self.first_entered.set()
             assert self.hold_first.wait(10)
         threading.Event().wait(self.commit_seconds)  # a slow disk
+        self.tickets.update((ticket.item, ticket) for ticket in batch)
         self.events.append("commit " + ",".join(sorted(t.item for t in batch)))
         for ticket in batch:
             if ticket.item.startswith("bad"):
@@ -196,7 +199,7 @@ def test_the_next_commit_makes_the_previous_durable_without_an_extra_flush() -> 
 
     def commit(batch: list[Ticket]) -> bool:
         if log.events:  # "b": "a" is committed, not yet durable, so its writer still waits
-            told_before_next_commit.append(log.returned["a"].wait(0.2))
+            told_before_next_commit.append(log.tickets["a"].done)
         return log.commit(batch)
 
     committer = GroupCommitter(commit, make_durable)
@@ -212,7 +215,7 @@ def test_a_commit_that_did_not_flush_leaves_the_held_batch_to_be_made_durable() 
     told_before_flush: list[bool] = []
 
     def make_durable() -> None:
-        told_before_flush.append(log.returned["a"].wait(0.2))
+        told_before_flush.append(log.tickets["a"].done)
         log.make_durable()
 
     committer = GroupCommitter(log.commit, make_durable)
@@ -269,8 +272,17 @@ def test_writers_that_shared_a_commit_are_gathered_into_the_next_one() -> None:
         thread.join(10)
     assert "commit a1,b1" in log.events
     # "a2" arrives first; its leader waits for "b2" rather than commit without it.
+    gathering = threading.Event()
+    gather = committer._gather
+
+    def watched_gather(wanted: int, longest: float) -> None:
+        gathering.set()
+        gather(wanted, longest)
+
+    committer._gather = watched_gather  # type: ignore[method-assign]
     second = log.start(committer, "a2")
-    assert not log.returned["a2"].wait(0.1)  # "b2" comes 100 ms later, within the window
-    assert committer.run("b2") == "b2"
+    assert gathering.wait(10), "the leader of a2 should gather the writers of its last commit"
+    assert log.events[-1] != "commit a2"
+    assert committer.run("b2") == "b2"  # within the window (a second)
     second.join(10)
     assert log.events[-2:] == ["commit a2,b2", "durable"]

@@ -308,6 +308,22 @@ def test_durability_maps_to_lmdb_sync(store_dir: Path, durability: str, synced: 
         store.close()
 
 
+class _SignallingLock:
+    """A lock that sets ``contended`` when a thread has to wait for it."""
+
+    def __init__(self, lock: threading.Lock, contended: threading.Event) -> None:
+        self._lock = lock
+        self._contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self._contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 def test_a_store_opened_while_the_last_one_closes_opens(
     store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -318,7 +334,8 @@ def test_a_store_opened_while_the_last_one_closes_opens(
     job_id = closing.insert(job(1), NOW).id
     opened: list[LmdbStorage] = []
     failed: list[BaseException] = []
-    tried = threading.Event()
+    # Set once the opener waits for the closing store, or once its attempt is over.
+    waiting_or_tried = threading.Event()
 
     def open_another() -> None:
         try:
@@ -326,14 +343,18 @@ def test_a_store_opened_while_the_last_one_closes_opens(
         except BaseException as error:
             failed.append(error)
         finally:
-            tried.set()
+            waiting_or_tried.set()
 
     real_close = _lmdb_env.SharedEnvironment.close
 
     def close_while_another_opens(shared: _lmdb_env.SharedEnvironment) -> None:
         opener.start()
-        tried.wait(0.5)  # an open refused at once shows up here; one that waits, after
+        assert waiting_or_tried.wait(10)
         real_close(shared)
+
+    monkeypatch.setattr(
+        _lmdb_env._registry, "lock", _SignallingLock(_lmdb_env._registry.lock, waiting_or_tried)
+    )
 
     opener = threading.Thread(target=open_another)
     monkeypatch.setattr(_lmdb_env.SharedEnvironment, "close", close_while_another_opens)
