@@ -7,6 +7,7 @@ import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import msgpack
@@ -92,21 +93,32 @@ def build_job(request: JobRequest, config: Config, resolver: WorkerResolver) -> 
 _OWN = ("args", "meta")
 
 
+#: The meta of every job built from a template that has none: one read-only mapping, so
+#: that adding the trace context to a batch of them (``JobTracer.carry``) makes one new
+#: mapping, and no job can change another's.
+_NO_META: Mapping[str, Any] = MappingProxyType({})
+
+
 class JobTemplates:
-    """Builds the jobs of an ``enqueue_many`` call, validating each kind of job once.
+    """Builds jobs, validating each kind of job once.
 
     Tasks that differ only in their args and meta share a template: the worker, function
     and other options of the first are checked and reused. Tasks with an unhashable
-    option are validated in full.
+    option are validated in full. ``limit`` bounds the kinds kept (all are forgotten when
+    it is reached): a manager keeps one set of templates for its ``enqueue_task`` calls,
+    ``enqueue_many`` one per call.
     """
 
-    def __init__(self, config: Config, resolver: WorkerResolver) -> None:
+    def __init__(
+        self, config: Config, resolver: WorkerResolver, *, limit: int | None = None
+    ) -> None:
         self._config = config
         self._resolver = resolver
+        self._limit = limit
         self._templates: dict[Hashable, NewJob] = {}
-        #: The meta of every job of the call that has none: one mapping, so that adding
-        #: the trace context to them (see ``JobTracer.carry``) makes one new mapping.
-        self._no_meta: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._templates)
 
     def build(self, task: Mapping[str, Any], index: int) -> NewJob:
         """The job for task number ``index``: as :func:`build_job` would build it."""
@@ -119,10 +131,12 @@ class JobTemplates:
             return build_job(task_request(task), self._config, self._resolver)
         if template is None:
             template = build_job(task_request(task), self._config, self._resolver)
+            if self._limit is not None and len(self._templates) >= self._limit:
+                self._templates.clear()
             self._templates[kind] = template
             return template
         raw_meta = task.get("meta")
-        meta = self._no_meta if raw_meta is None else _meta(raw_meta)
+        meta = _NO_META if raw_meta is None else _meta(raw_meta)
         return _from_template(template, task.get("args", ()), meta)
 
 

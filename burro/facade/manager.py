@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
 __all__ = ["BackgroundTaskManager", "connect", "start"]
+
+#: Kinds of job (worker, function, options) a manager keeps validated for enqueue_task.
+_KINDS_KEPT = 256
 
 logger = logging.getLogger("burro")
 
@@ -135,6 +138,8 @@ class BackgroundTaskManager:
         self._phase_lock = threading.Lock()
         self._stop_deadline = 0.0
         self._resolver = WorkerResolver(config.allowed_worker_modules)
+        #: The kinds of job ``enqueue_task`` was asked for, each validated once.
+        self._kinds = JobTemplates(config, self._resolver, limit=_KINDS_KEPT)
         self._active = config.enabled and config.backend != "noop"
         if not self._active:
             logger.warning(
@@ -287,16 +292,18 @@ class BackgroundTaskManager:
     ) -> str:
         """Store a job to run as soon as a worker of its queue is free; returns its id."""
         reject_unknown_options(unknown)
-        options = {
-            "queue": queue,
-            "priority": priority,
-            "max_attempts": max_attempts,
-            "retry_delay_seconds": retry_delay_seconds,
-            "timeout_seconds": timeout_seconds,
-            "unique_for_seconds": unique_for_seconds,
-            "meta": meta,
-        }
-        return self._insert(JobRequest(worker, function, args, options))
+        task: dict[str, Any] = {"worker": worker, "function": function, "args": args}
+        options = (
+            ("queue", queue),
+            ("priority", priority),
+            ("max_attempts", max_attempts),
+            ("retry_delay_seconds", retry_delay_seconds),
+            ("timeout_seconds", timeout_seconds),
+            ("unique_for_seconds", unique_for_seconds),
+            ("meta", meta),
+        )
+        task.update((name, value) for name, value in options if value is not None)
+        return self._insert(lambda: self._kinds.build(task, 0))
 
     def schedule_task(
         self,
@@ -309,7 +316,8 @@ class BackgroundTaskManager:
         """Store a job to run at ``scheduled_at`` (aware datetime, or seconds from now)."""
         self._require_running()
         when = scheduled_time(scheduled_at, self.clock.now())
-        return self._insert(JobRequest(worker, function, args, options, when))
+        request = JobRequest(worker, function, args, options, when)
+        return self._insert(lambda: build_job(request, self.config, self._resolver))
 
     def enqueue_many(self, tasks: Iterable[Mapping[str, Any]]) -> list[str]:
         """Store many jobs in one transaction (all or none); returns their ids in order."""
@@ -322,13 +330,10 @@ class BackgroundTaskManager:
         self._after_insert(jobs, [r.id for r in inserted if r.created])
         return [r.id for r in inserted]
 
-    def _job(self, request: JobRequest) -> NewJob:
-        return build_job(request, self.config, self._resolver)
-
-    def _insert(self, request: JobRequest) -> str:
+    def _insert(self, build: Callable[[], NewJob]) -> str:
         self._require_running()
         with self._ctx.turn:
-            job = self._job(request)
+            job = build()
             with self._ctx.reporter.enqueueing((job,)) as enqueue:
                 inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
                 enqueue.stored((inserted,))
@@ -374,7 +379,7 @@ class BackgroundTaskManager:
             )
         record = recurring_record(
             task_name_id,
-            self._job(JobRequest(worker, function, args, options)),
+            build_job(JobRequest(worker, function, args, options), self.config, self._resolver),
             cron_expression,
             timezone,
             catch_up,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import fields
 from typing import Any
 
@@ -102,3 +103,54 @@ def test_an_unhashable_option_gets_the_validation_error() -> None:
     templates.build(task(["a.png", 1]), 0)
     with pytest.raises(burro.InvalidTaskError, match="priority"):
         templates.build(task(["b.png", 2], priority=[1]), 1)
+
+
+def test_templates_kept_are_bounded_and_jobs_stay_right_past_the_bound() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()), limit=2)
+    resolver = WorkerResolver(())
+    for priority in range(5):
+        built = templates.build(task(["a.png", priority], priority=priority), priority)
+        expected = build_job(
+            task_request(task(["a.png", priority], priority=priority)), CONFIG, resolver
+        )
+        assert every_field(built) == every_field(expected)
+        assert len(templates) <= 2
+
+
+def test_jobs_without_meta_share_no_mapping_one_of_them_could_change() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()))
+    first, second, third = (templates.build(task([f"{n}.png", n]), n) for n in range(3))
+    with contextlib.suppress(TypeError):  # read-only, or its own
+        second.meta["tenant"] = "acme"  # type: ignore[index]
+    assert first.meta == third.meta == {}
+
+
+@pytest.fixture
+def manager() -> Any:
+    with burro.connect(backend="memory", queues={"default": {}, "media": {}}) as connected:
+        yield connected
+
+
+def test_enqueue_task_stores_every_job_of_a_kind_as_fully_validated(manager: Any) -> None:
+    options = {"queue": "media", "priority": 3, "meta": {"tenant": "acme"}}
+    ids = [manager.enqueue_task(resize, "resize", [f"{n}.png", n], **options) for n in range(3)]
+    ids.append(manager.enqueue_task(resize, "resize", ["3.png", 3], queue="media"))
+    stored = [manager.get_task_status(task_id) for task_id in ids]
+    assert [status.args for status in stored] == [(f"{n}.png", n) for n in range(4)]
+    assert {(s.queue, s.priority, s.max_attempts) for s in stored[:3]} == {("media", 3, 7)}
+    assert [dict(s.meta) for s in stored] == [{"tenant": "acme"}] * 3 + [{}]
+    assert (stored[3].priority, stored[3].meta) == (0, {})
+
+
+def test_enqueue_task_still_checks_what_is_each_call_s_own(manager: Any) -> None:
+    manager.enqueue_task(resize, "resize", ["a.png", 1], priority=1)
+    with pytest.raises(burro.InvalidTaskError, match="priority"):
+        manager.enqueue_task(resize, "resize", ["b.png", 2], priority=True)
+    with pytest.raises(burro.InvalidTaskError, match="args"):
+        manager.enqueue_task(resize, "resize", ["c.png", object()], priority=1)
+    with pytest.raises(burro.InvalidTaskError, match="meta"):
+        manager.enqueue_task(resize, "resize", ["d.png", 4], priority=1, meta={1: "x"})
+    with pytest.raises(burro.InvalidTaskError, match="unknown option"):
+        manager.enqueue_task(resize, "resize", ["e.png", 5], priorty=1)
+    _, page = manager.list_tasks()
+    assert page.total_entries == 1, "nothing of the refused calls was stored"
