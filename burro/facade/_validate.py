@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -130,11 +130,12 @@ class JobTemplates:
         except TypeError:
             return build_job(task_request(task), self._config, self._resolver)
         if template is None:
-            template = build_job(task_request(task), self._config, self._resolver)
+            job = build_job(task_request(task), self._config, self._resolver)
             if self._limit is not None and len(self._templates) >= self._limit:
                 self._templates.clear()
-            self._templates[kind] = template
-            return template
+            # The template keeps none of this task's own values (they may be large).
+            self._templates[kind] = replace(job, args=(), packed_args=None, meta=_NO_META)
+            return job
         raw_meta = task.get("meta")
         meta = _NO_META if raw_meta is None else _meta(raw_meta)
         return _from_template(template, task.get("args", ()), meta)

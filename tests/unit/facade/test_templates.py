@@ -117,6 +117,18 @@ def test_templates_kept_are_bounded_and_jobs_stay_right_past_the_bound() -> None
         assert len(templates) <= 2
 
 
+def test_templates_keep_none_of_a_task_s_own_args_or_meta() -> None:
+    templates = JobTemplates(CONFIG, WorkerResolver(()), limit=8)
+    payload = "x" * 100_000
+    first = templates.build(task([payload, 1], meta={"blob": payload}), 0)
+    assert first.args == (payload, 1)
+    assert first.meta == {"blob": payload}
+    kept = list(templates._templates.values())
+    assert [(t.args, t.packed_args, dict(t.meta)) for t in kept] == [((), None, {})]
+    second = templates.build(task(["b.png", 2]), 1)
+    assert (second.args, second.meta, second.max_attempts) == (("b.png", 2), {}, 7)
+
+
 def test_jobs_without_meta_share_no_mapping_one_of_them_could_change() -> None:
     templates = JobTemplates(CONFIG, WorkerResolver(()))
     first, second, third = (templates.build(task([f"{n}.png", n]), n) for n in range(3))
