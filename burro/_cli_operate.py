@@ -26,7 +26,7 @@ from burro.actors.cleanup import retention_cut
 from burro.facade._validate import retention_days
 from burro.facade.manager import BackgroundTaskManager
 from burro.facade.results import TaskStatus
-from burro.states import FINISHED_STATES, TaskState
+from burro.states import TaskState
 
 __all__ = ["cancel", "cleanup", "cron_cancel", "enqueue", "retry"]
 
@@ -101,14 +101,17 @@ def cancel(task_id: str, reason: str | None, *, store: StoreOptions) -> None:
     ``burro.current_task().cancelled`` and ends ``cancelled`` once it stops.
     """
     with open_store(store) as manager:
-        before = manager.get_task_status(task_id).status
-        manager.cancel_task(task_id, reason=reason)
+        before = manager.get_task_status(task_id).status  # for the message only
+        # What this call changed, decided in its transaction: of racing cancels, one reports.
+        left_in = manager._cancel_task(task_id, reason)
         task = manager.get_task_status(task_id)
     if store.json:
         emit_json({"id": task.id, "status": task.status.value})
-    elif before in FINISHED_STATES:
-        click.echo(f"task {task.id} is already {before.value}: nothing to cancel")
-    elif task.status is TaskState.RUNNING:
+    elif left_in is None and task.status is TaskState.RUNNING:
+        click.echo(f"cancel already requested for {task.id}: it stops at its next check")
+    elif left_in is None:
+        click.echo(f"task {task.id} is already {task.status.value}: nothing to cancel")
+    elif left_in is TaskState.RUNNING:
         click.echo(f"cancel requested for {task.id}: it stops at its next cancellation check")
     else:
         click.echo(f"cancelled {task.id} (it was {before.value})")

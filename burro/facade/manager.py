@@ -406,6 +406,15 @@ class BackgroundTaskManager:
     # -- operator actions ----------------------------------------------------------
     def cancel_task(self, task_id: str, *, reason: str | None = None) -> None:
         """Cancel a task: it never runs if it has not started; a running one is told to stop."""
+        self._cancel_task(task_id, reason)
+
+    def _cancel_task(self, task_id: str, reason: str | None) -> TaskState | None:
+        """:meth:`cancel_task`, telling the state this call left the task in.
+
+        ``None`` if this call changed nothing: the task was finished, or its cancel was
+        already asked (here, in another thread or process), and that call reports it.
+        ``burro cancel`` chooses its message by this, decided in the cancel's transaction.
+        """
         self._require_running()
         _check_names(reason=reason)
         outcome = self._storage.cancel(self._task_id(task_id), reason, self.clock.now())
@@ -413,14 +422,13 @@ class BackgroundTaskManager:
             raise TaskNotFound(f"no task {task_id!r}")
         job, changed = outcome
         if not changed:
-            # Finished, or its cancel already asked (here, in another thread or process):
-            # that call reports it, so this one has nothing new to say.
-            return
+            return None
         if job.state is TaskState.RUNNING:
             self._ctx.cancel_requests.add(job.id)
         else:
             self._ctx.reporter.cancelled(job)
             self._ctx.notify_activity()
+        return job.state
 
     def retry_task(self, task_id: str) -> None:
         """Put a discarded or cancelled task back to ``pending`` (dead-letter replay)."""

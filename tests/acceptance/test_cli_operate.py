@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 import burro
 from tests.acceptance import cli_workers
 from tests.acceptance.cli_runner import WORKERS, burro_cli, burro_json, settle, wait_until
@@ -55,6 +57,26 @@ def test_cancel_a_waiting_task(store: Store) -> None:
     assert "already cancelled" in again.stdout
 
 
+def test_of_two_racing_cancels_only_one_says_it_cancelled(
+    store: Store, manager: burro.BackgroundTaskManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_id = manager.schedule_task(cli_workers.add, "add", [1, 2], 60)
+    read_status = burro.BackgroundTaskManager.get_task_status
+    raced: list[str] = []
+
+    def cancelled_meanwhile(self: burro.BackgroundTaskManager, wanted: str) -> burro.TaskStatus:
+        status = read_status(self, wanted)
+        if not raced:  # the command has read the task: the other cancel wins the race now
+            raced.append(wanted)
+            manager.cancel_task(wanted)
+        return status
+
+    monkeypatch.setattr(burro.BackgroundTaskManager, "get_task_status", cancelled_meanwhile)
+    result = burro_cli("cancel", task_id, *store.args)
+    assert raced == [task_id]
+    assert result.stdout.startswith(f"task {task_id} is already cancelled"), result.stdout
+
+
 def test_cancel_a_task_running_in_another_process(
     store: Store, runtime_process: RuntimeProcess, tmp_path: Path
 ) -> None:
@@ -63,7 +85,9 @@ def test_cancel_a_task_running_in_another_process(
     wait_until(started.exists)
     result = burro_cli("cancel", task["id"], *store.args)
     assert result.exit_code == 0
-    assert "cancel requested" in result.stdout
+    assert result.stdout.startswith("cancel requested")
+    again = burro_cli("cancel", task["id"], *store.args)
+    assert again.stdout.startswith("cancel already requested"), again.stdout
     gate.touch()
     wait_until(lambda: _status(store, task["id"])["status"] == "cancelled")
 
