@@ -121,6 +121,15 @@ class _ReaderGate:
 _RETRY_BATCH = (lmdb.MapFullError, lmdb.MapResizedError)
 
 
+class _FlushedBody(NamedTuple):
+    """A write whose commit is flushed to disk before it returns (on an unsynced store)."""
+
+    body: Callable[[lmdb.Transaction[bytes]], object]
+
+    def __call__(self, txn: lmdb.Transaction[bytes]) -> object:
+        return self.body(txn)
+
+
 class SharedEnvironment:
     """An open LMDB environment and the in-process state every user of it shares."""
 
@@ -139,7 +148,6 @@ class SharedEnvironment:
         self._flushed = False
         #: Why a flush failed, if one did: then no further write is accepted.
         self._flush_failure: Exception | None = None
-        self._sync_requested = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
         #: Runtime id -> its key prefix in the claims index (see ``claim_prefix``).
@@ -153,15 +161,32 @@ class SharedEnvironment:
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:
         """Run ``body`` in a write transaction and commit it; return what it returned.
 
-        Concurrent writers share one transaction (group commit). If one of their bodies
-        raises, the shared transaction is rolled back and every body runs again in a
-        transaction of its own, so a failing writer fails alone. ``body`` may therefore
-        run more than once (also when the map is full: the batch is rolled back, the map
-        doubled and every body run again), so it must act on the transaction only.
+        Writers whose commit waits for the disk share one transaction (group commit). If
+        one of their bodies raises, the shared transaction is rolled back and every body
+        runs again in a transaction of its own, so a failing writer fails alone. ``body``
+        may therefore run more than once (also when the map is full: the batch is rolled
+        back, the map doubled and every body run again), so it must act on the
+        transaction only.
+
+        Other writers commit one at a time: without a flush a commit only copies pages
+        to the OS, so sharing one saves less than gathering writers costs, and the hot
+        writers of such a store already take turns (see :mod:`burro._turns`).
         """
-        if fsync and not self.synced:
-            self._sync_requested = True
-        result: _T = self._group.run(body)
+        if self.synced:
+            result: _T = self._group.run(body)
+        elif fsync:
+            # A store first opened with durability "process": flush after this commit.
+            result = self._group.run(_FlushedBody(body))
+        else:
+            result = self._write_alone(body)
+        return result
+
+    def _write_alone(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+        ticket = Ticket(body)
+        self._commit_batch([ticket])
+        if ticket.error is not None:
+            raise ticket.error
+        result: _T = ticket.result
         return result
 
     def _commit_batch(self, tickets: list[Ticket]) -> bool:
@@ -181,8 +206,7 @@ class SharedEnvironment:
                 # The others go on together; the one that raised runs alone, told its error.
                 batch = [ticket for ticket in batch if ticket is not culprit]
                 self._commit([culprit])
-            if self._sync_requested:
-                self._sync_requested = False
+            if any(isinstance(ticket.item, _FlushedBody) for ticket in tickets):
                 self.env.sync(True)
             return self._flushed
 

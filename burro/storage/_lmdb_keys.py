@@ -64,7 +64,6 @@ STATES_BY_CODE: dict[int, TaskState] = {code: state for state, code in STATE_COD
 
 _SIGN = 1 << 63
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MICROSECOND = timedelta(microseconds=1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 #: Longest text kept verbatim in a key; longer text is hashed (LMDB keys stop at 511 bytes).
 _MAX_VERBATIM = 200
@@ -82,7 +81,9 @@ def unsigned(value: int) -> int:
 
 def micros(moment: datetime) -> int:
     """An aware datetime as order-preserving unsigned microseconds since the epoch."""
-    return (moment - _EPOCH) // _ONE_MICROSECOND + _SIGN
+    # Read off the difference's fields: cheaper than dividing it by one microsecond.
+    since = moment - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds + _SIGN
 
 
 def from_micros(value: int) -> datetime:

@@ -17,6 +17,7 @@ from burro.errors import InvalidTaskError, StorageError
 from burro.states import TaskState
 from burro.storage import NewJob, open_storage
 from burro.storage.lmdb import LmdbStorage
+from tests.integration.storage.conftest import SignallingLock
 from tests.unit.test_group_commit import wait_for_queued
 
 
@@ -229,3 +230,59 @@ def test_a_commit_whose_flush_fails_fails_the_writer_held_for_it(storage: LmdbSt
         second.join(10)
     assert [str(error) for error in held] == ["mdb_txn_commit: Input/output error"]
     assert len(outcome) == 1
+
+
+class _RecordingSync:
+    """An LMDB environment that notes the last committed transaction at each flush."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+        self.flushed_up_to: list[int] = []
+
+    def sync(self, force: bool = False) -> None:
+        self._env.sync(force)
+        self.flushed_up_to.append(self._env.info()["last_txnid"])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def test_an_fsync_write_to_a_store_first_opened_without_flushes_is_flushed(
+    tmp_path: Path,
+) -> None:
+    """The flush follows the fsync writer's own commit, whatever commits next to it."""
+    first = LmdbStorage(tmp_path, durability="process")
+    second = LmdbStorage(tmp_path, durability="fsync")
+    shared = first._shared
+    assert second._shared is shared and not shared.synced
+    contended, release = threading.Event(), threading.Event()
+    shared._writer = SignallingLock(shared._writer, contended)  # type: ignore[assignment]
+    recording = _RecordingSync(shared.env)
+    committed: list[int] = []
+
+    def durable_write(txn: lmdb.Transaction[bytes]) -> None:
+        txn.put(b"durable", b"1")
+        committed.append(txn.id())
+
+    holder = threading.Thread(
+        target=shared.write, args=(lambda txn: release.wait(10),), kwargs={"fsync": False}
+    )
+    writer = threading.Thread(target=shared.write, args=(durable_write,), kwargs={"fsync": True})
+    try:
+        with _environment(first, recording):
+            holder.start()
+            writer.start()
+            assert contended.wait(10), "the fsync write never waited for the open transaction"
+            release.set()
+            holder.join(10)
+            writer.join(10)
+        assert committed
+        assert recording.flushed_up_to
+        assert max(recording.flushed_up_to) >= committed[-1]
+    finally:
+        release.set()
+        for thread in (holder, writer):
+            if thread.ident is not None:  # started
+                thread.join(10)
+        second.close()
+        first.close()
