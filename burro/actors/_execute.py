@@ -6,8 +6,7 @@ import contextvars
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgpack
 
@@ -25,9 +24,8 @@ _ERROR_CHARS = 8_000
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one attempt ended, before anything is stored."""
+class Outcome(NamedTuple):
+    """How one attempt ended, before anything is stored (a named tuple: one per attempt)."""
 
     kind: Literal["completed", "failed", "cancelled"]
     result: Any = None

@@ -16,6 +16,8 @@ _build = tuple.__new__
 
 #: ``None``, encoded: the result of a job that returned nothing storable.
 PACKED_NONE = pack(None)
+#: An empty mapping, encoded: the meta of most jobs (a new dict costs less than decoding).
+_PACKED_NO_META = pack({})
 
 
 class JobFields(Protocol):
@@ -51,6 +53,7 @@ class JobFields(Protocol):
 def frozen_job(record: JobFields, job_id: str) -> Job:
     """A frozen copy of ``record``, with freshly decoded values callers cannot alias."""
     packed_result = record.packed_result
+    packed_meta = record.packed_meta
     # Straight through tuple.__new__, in field order (checked below): this runs for every
     # job claimed and settled, and the named tuple's own __new__ is a Python call more.
     return _build(
@@ -67,7 +70,7 @@ def frozen_job(record: JobFields, job_id: str) -> Job:
             record.max_attempts,
             record.retry_delay_seconds,
             record.timeout_seconds,
-            unpack(record.packed_meta),
+            {} if packed_meta == _PACKED_NO_META else unpack(packed_meta),
             record.inserted_at,
             record.scheduled_at,
             record.attempted_at,

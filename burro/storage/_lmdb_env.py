@@ -121,15 +121,6 @@ class _ReaderGate:
 _RETRY_BATCH = (lmdb.MapFullError, lmdb.MapResizedError)
 
 
-class _FlushedBody(NamedTuple):
-    """A write whose commit is flushed to disk before it returns (on an unsynced store)."""
-
-    body: Callable[[lmdb.Transaction[bytes]], object]
-
-    def __call__(self, txn: lmdb.Transaction[bytes]) -> object:
-        return self.body(txn)
-
-
 class SharedEnvironment:
     """An open LMDB environment and the in-process state every user of it shares."""
 
@@ -172,18 +163,18 @@ class SharedEnvironment:
         to the OS, so sharing one saves less than gathering writers costs, and the hot
         writers of such a store already take turns (see :mod:`burro._turns`).
         """
-        if self.synced:
+        if self.synced or fsync:
             result: _T = self._group.run(body)
-        elif fsync:
-            # A store first opened with durability "process": flush after this commit.
-            result = self._group.run(_FlushedBody(body))
         else:
             result = self._write_alone(body)
         return result
 
     def _write_alone(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+        """Commit one writer's transaction on its own (a store without flushes)."""
         ticket = Ticket(body)
-        self._commit_batch([ticket])
+        with self._writer:
+            self._refuse_after_failed_flush()
+            self._commit([ticket])
         if ticket.error is not None:
             raise ticket.error
         result: _T = ticket.result
@@ -192,11 +183,7 @@ class SharedEnvironment:
     def _commit_batch(self, tickets: list[Ticket]) -> bool:
         """Commit the tickets' bodies; True if a commit flushed (and so every earlier one)."""
         with self._writer:
-            if self._flush_failure is not None:
-                raise StorageError(
-                    f"{self.path}: a flush to disk failed ({self._flush_failure}); the store "
-                    "takes no more writes until it is opened again"
-                )
+            self._refuse_after_failed_flush()
             self._flushed = False
             batch = tickets
             while batch:
@@ -206,9 +193,28 @@ class SharedEnvironment:
                 # The others go on together; the one that raised runs alone, told its error.
                 batch = [ticket for ticket in batch if ticket is not culprit]
                 self._commit([culprit])
-            if any(isinstance(ticket.item, _FlushedBody) for ticket in tickets):
-                self.env.sync(True)
+            if not self.synced:
+                # A store first opened with durability "process" groups only the writers
+                # that ask for fsync: flush after their commit.
+                self._flush()
             return self._flushed
+
+    def _refuse_after_failed_flush(self) -> None:
+        if self._flush_failure is not None:
+            raise StorageError(
+                f"{self.path}: a flush to disk failed ({self._flush_failure}); the store "
+                "takes no more writes until it is opened again"
+            )
+
+    def _flush(self) -> None:
+        """Flush every commit to disk; if that fails, refuse every later write."""
+        try:
+            self.env.sync(True)
+        except (lmdb.Error, OSError) as error:
+            # After a failed flush the OS may drop the pages it could not write and
+            # report the next flush clean: nothing written from here on is trusted.
+            self._flush_failure = error
+            raise
 
     def _make_durable(self) -> None:
         """Flush what the last commits left unflushed: their meta page (``metasync`` off).
@@ -218,13 +224,7 @@ class SharedEnvironment:
         :mod:`burro._group_commit`).
         """
         with self._writer:
-            try:
-                self.env.sync(True)
-            except (lmdb.Error, OSError) as error:
-                # After a failed flush the OS may drop the pages it could not write and
-                # report the next flush clean: nothing written from here on is trusted.
-                self._flush_failure = error
-                raise
+            self._flush()
 
     def _commit(self, tickets: list[Ticket]) -> Ticket | None:
         """Run every body in one transaction and commit it, growing the map as needed.

@@ -194,9 +194,12 @@ class JobWriter:
             claim = None if claimed_by is None else self._claim_prefix(claimed_by) + key
             return Placement((queue, code), by_state, None, None, claim)
         # by_time files a finished job under completed_at, any other under scheduled_at.
+        completed_at = job.completed_at
+        if completed_at is not None:
+            by_time = _TIMED.pack(code, queue, micros(completed_at)) + key
+            return Placement((queue, code), by_state, by_time, None, None)
         scheduled = micros(job.scheduled_at)
-        timed = scheduled if job.completed_at is None else micros(job.completed_at)
-        by_time = _TIMED.pack(code, queue, timed) + key
+        by_time = _TIMED.pack(code, queue, scheduled) + key
         ready = None
         if state is _PENDING:
             ready = _READY_HEAD.pack(queue, signed(job.priority), scheduled) + key

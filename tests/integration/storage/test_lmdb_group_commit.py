@@ -139,6 +139,24 @@ def test_a_failed_flush_fails_the_write_and_every_later_one(storage: LmdbStorage
         storage.insert(_job((2,)), utcnow())
 
 
+def test_a_failed_flush_of_an_fsync_write_to_a_process_store_refuses_later_writes(
+    tmp_path: Path,
+) -> None:
+    """On a store first opened without flushes, a write asking for one flushes after it."""
+    first = LmdbStorage(tmp_path, durability="process")
+    second = LmdbStorage(tmp_path, durability="fsync")
+    try:
+        with _environment(first, _FailingSync(first._shared.env)):
+            with pytest.raises(StorageError, match="Input/output error"):
+                second.insert(_job((1,)), utcnow())
+            for store in (first, second):
+                with pytest.raises(StorageError, match="a flush to disk failed"):
+                    store.insert(_job((2,)), utcnow())
+    finally:
+        second.close()
+        first.close()
+
+
 class _CommitFailingTxn:
     """A write transaction whose commit fails to flush: LMDB rolls it back and raises."""
 
