@@ -56,6 +56,11 @@ class ProcessSpan:
         self.span.end()
 
 
+#: The no-op tracer's one span (no SDK, nothing to continue): nothing to record or attach.
+_NO_SPAN = trace.INVALID_SPAN
+_UNTRACED = ProcessSpan(_NO_SPAN, None)
+
+
 class JobTracer:
     """Starts and finishes burro's spans on one tracer (from ``tracer_provider``)."""
 
@@ -77,7 +82,7 @@ class JobTracer:
         """The PRODUCER span of one enqueue (of one job, or a batch), in the current span."""
         queue = _common_queue(jobs)
         span = self._tracer.start_span(f"send {queue}" if queue else "send", kind=SpanKind.PRODUCER)
-        if span.is_recording():
+        if span is not _NO_SPAN and span.is_recording():
             span.set_attributes(_send_attributes(jobs, queue))
         return span
 
@@ -93,7 +98,7 @@ class JobTracer:
 
     def carry(self, span: Span, jobs: Sequence[NewJob]) -> Sequence[NewJob]:
         """``jobs`` with ``span``'s trace context in their meta (as is when there is none)."""
-        if not span.get_span_context().is_valid:
+        if span is _NO_SPAN or not span.get_span_context().is_valid:
             return jobs
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))
@@ -112,7 +117,7 @@ class JobTracer:
     @staticmethod
     def stored(span: Span, inserted: Sequence[Inserted]) -> None:
         """Record on a PRODUCER span what the store answered: the task id, duplicates."""
-        if not span.is_recording():
+        if span is _NO_SPAN or not span.is_recording():
             return
         if len(inserted) == 1:
             span.set_attribute("messaging.message.id", inserted[0].id)
@@ -128,6 +133,8 @@ class JobTracer:
         span = self._tracer.start_span(
             f"process {job.queue}", context=parent, kind=SpanKind.CONSUMER, links=links
         )
+        if span is _NO_SPAN:
+            return _UNTRACED
         if span.is_recording():
             span.set_attributes(_process_attributes(job))
         current = None
@@ -137,7 +144,7 @@ class JobTracer:
 
     def processed(self, span: Span, outcome: Outcome, settled: Job | None) -> None:
         """Record how an attempt ended: its state, and on failure the error."""
-        if not span.is_recording():
+        if span is _NO_SPAN or not span.is_recording():
             return
         span.set_attribute("burro.job.state", settled.state.value if settled else "unrecorded")
         if outcome.kind == "failed":
