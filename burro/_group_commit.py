@@ -90,8 +90,14 @@ class GroupCommitter:
 
     def run(self, item: Any) -> Any:
         """Queue ``item``, wait until its batch is committed, return its result."""
-        ticket: Ticket = Ticket(item)
         durable = self._make_durable is not None
+        if not durable:
+            with self._lock:
+                alone = not self._leading
+                self._leading = True
+            if alone:
+                return self._run_alone(item)
+        ticket: Ticket = Ticket(item)
         with self._lock:
             lead, self._leading = not self._leading, True
             # A leader of a durable store may hand over before its own batch is durable.
@@ -109,6 +115,19 @@ class GroupCommitter:
             if not ticket.done:  # leadership was passed on to this writer
                 ticket.wake.clear()
                 lead_batch()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def _run_alone(self, item: Any) -> Any:
+        """Commit ``item`` as a batch of one: nobody was leading or queued (no disk waits)."""
+        ticket: Ticket = Ticket(item)
+        try:
+            self._commit_batch([ticket])
+        except BaseException as error:
+            ticket.fail(error)
+        finally:
+            self._hand_over()  # to the first writer that queued meanwhile, if any
         if ticket.error is not None:
             raise ticket.error
         return ticket.result

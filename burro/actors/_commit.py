@@ -78,11 +78,11 @@ class SettlementBatcher:
             ticket.fail(error)
 
     def _apply(self, batch: list[Ticket]) -> None:
+        if len(batch) == 1:
+            self._apply_one(batch[0])
+            return
         items: list[_Finished] = [ticket.item for ticket in batch]
-        if len(items) == 1:  # the common case, without counting
-            wanted = {} if items[0].next_from is None else {items[0].next_from: 1}
-        else:
-            wanted = Counter(item.next_from for item in items if item.next_from is not None)
+        wanted = Counter(item.next_from for item in items if item.next_from is not None)
         with self._claims_locked(wanted):
             with self._turn:  # see burro._turns
                 settled, claimed = self._storage.settle_and_claim(
@@ -91,10 +91,26 @@ class SettlementBatcher:
             pools = {queue: list(reversed(jobs)) for queue, jobs in claimed.items()}
             for ticket, item, job in zip(batch, items, settled, strict=True):
                 pool = pools.get(item.next_from or "")
-                next_job = pool.pop() if pool else None
-                if next_job is not None:
-                    self._hubs[next_job.queue].claimed_for(item.slot, next_job.id)
-                ticket.succeed((job, next_job))
+                self._hand_out(ticket, job, pool.pop() if pool else None)
+
+    def _apply_one(self, ticket: Ticket) -> None:
+        """:meth:`_apply` for the common batch of one, without pooling the claims."""
+        item: _Finished = ticket.item
+        queue = item.next_from
+        wanted = {} if queue is None else {queue: 1}
+        with self._claims_locked(wanted):
+            with self._turn:  # see burro._turns
+                (job,), claimed = self._storage.settle_and_claim(
+                    [item.settlement], wanted, self._runtime_id, self._clock.now()
+                )
+            next_jobs = claimed.get(queue) if queue is not None else None
+            self._hand_out(ticket, job, next_jobs[0] if next_jobs else None)
+
+    def _hand_out(self, ticket: Ticket, settled: Job | None, next_job: Job | None) -> None:
+        """Give a writer its outcome; its next job is recorded as claimed for its slot first."""
+        if next_job is not None:
+            self._hubs[next_job.queue].claimed_for(ticket.item.slot, next_job.id)
+        ticket.succeed((settled, next_job))
 
     def _claims_locked(self, queues: Mapping[str, int]) -> AbstractContextManager[object]:
         """The claims locks of the hubs of ``queues``, taken in name order."""

@@ -231,9 +231,10 @@ class JobWriter:
             claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
             self._swap(dbs.claims, old.claim, after.claim, claimed_by)
         if old.counter != after.counter:
-            self.count(after.counter, 1)
+            deltas = self._count_deltas  # as count() does, without its two calls per move
+            deltas[after.counter] = deltas.get(after.counter, 0) + 1
             if before is not None:
-                self.count(before.counter, -1)
+                deltas[before.counter] = deltas.get(before.counter, 0) - 1
         return after
 
     def _swap(self, db: lmdb._Database, old: bytes | None, new: bytes | None, value: bytes) -> None:
