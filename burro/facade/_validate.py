@@ -147,7 +147,11 @@ def _kind_of(task: Mapping[str, Any]) -> Hashable:
 
     Types too: ``True == 1``, yet ``priority=True`` is an error where ``priority=1`` is not.
     """
-    return tuple((name, type(value), value) for name, value in task.items() if name not in _OWN)
+    kind = []
+    for name, value in task.items():  # a loop: a generator costs a call per entry
+        if name not in _OWN:
+            kind.append((name, type(value), value))
+    return tuple(kind)
 
 
 def task_request(task: Mapping[str, Any]) -> JobRequest:

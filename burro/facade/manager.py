@@ -302,7 +302,9 @@ class BackgroundTaskManager:
             ("unique_for_seconds", unique_for_seconds),
             ("meta", meta),
         )
-        task.update((name, value) for name, value in options if value is not None)
+        for name, value in options:
+            if value is not None:
+                task[name] = value
         return self._insert(lambda: self._kinds.build(task, 0))
 
     def schedule_task(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -10,14 +10,14 @@ from burro.states import TaskState
 from burro.storage._codec import pack, unpack
 from burro.storage.base import ErrorEntry, Job
 
-__all__ = ["PACKED_NONE", "JobFields", "frozen_job"]
+__all__ = ["PACKED_NONE", "PACKED_NO_META", "JobFields", "frozen_job"]
 
 _build = tuple.__new__
 
 #: ``None``, encoded: the result of a job that returned nothing storable.
 PACKED_NONE = pack(None)
 #: An empty mapping, encoded: the meta of most jobs (a new dict costs less than decoding).
-_PACKED_NO_META = pack({})
+PACKED_NO_META = pack({})
 
 
 class JobFields(Protocol):
@@ -46,14 +46,15 @@ class JobFields(Protocol):
     unique_key: bytes | None
 
     @property
-    def error_entries(self) -> Iterable[ErrorEntry]:
-        """The failed attempts, oldest first."""
+    def errors(self) -> Sequence[ErrorEntry] | None:
+        """The failed attempts, oldest first (``None`` or empty: none)."""
 
 
 def frozen_job(record: JobFields, job_id: str) -> Job:
     """A frozen copy of ``record``, with freshly decoded values callers cannot alias."""
     packed_result = record.packed_result
     packed_meta = record.packed_meta
+    errors = record.errors
     # Straight through tuple.__new__, in field order (checked below): this runs for every
     # job claimed and settled, and the named tuple's own __new__ is a Python call more.
     return _build(
@@ -70,13 +71,13 @@ def frozen_job(record: JobFields, job_id: str) -> Job:
             record.max_attempts,
             record.retry_delay_seconds,
             record.timeout_seconds,
-            {} if packed_meta == _PACKED_NO_META else unpack(packed_meta),
+            {} if packed_meta == PACKED_NO_META else unpack(packed_meta),
             record.inserted_at,
             record.scheduled_at,
             record.attempted_at,
             record.completed_at,
             record.last_error,
-            tuple(record.error_entries),
+            tuple(errors) if errors else (),
             None if packed_result == PACKED_NONE else unpack(packed_result),
             record.claimed_by,
             record.cancel_requested,

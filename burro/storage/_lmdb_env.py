@@ -173,7 +173,8 @@ class SharedEnvironment:
         """Commit one writer's transaction on its own (a store without flushes)."""
         ticket = Ticket(body)
         with self._writer:
-            self._refuse_after_failed_flush()
+            if self._flush_failure is not None:
+                self._refuse_after_failed_flush()
             self._commit([ticket])
         if ticket.error is not None:
             raise ticket.error

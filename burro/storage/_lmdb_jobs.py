@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from burro.errors import InvalidTaskError
 from burro.states import FINISHED_STATES, WAITING_STATES, TaskState
 from burro.storage._codec import pack_value
+from burro.storage._job_view import PACKED_NONE
 from burro.storage._lmdb_keys import (
     FAILED_DAY,
     STATE_CODES,
@@ -109,7 +110,10 @@ def claim_jobs(
     queue_id = writer.find_queue(queue)
     if queue_id is None or limit <= 0:
         return []
-    return [_start(writer, key, runtime_id, now) for key in _ready_keys(writer, queue_id, limit)]
+    started = []
+    for key in _ready_keys(writer, queue_id, limit):  # a loop: a comprehension is a call more
+        started.append(_start(writer, key, runtime_id, now))
+    return started
 
 
 def _ready_keys(writer: JobWriter, queue_id: int, limit: int) -> list[bytes]:
@@ -154,7 +158,8 @@ def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None
     ):
         return None
     if isinstance(item, Complete):
-        job.packed_result = pack_value(item.result, "result")
+        result = item.result
+        job.packed_result = PACKED_NONE if result is None else pack_value(result, "result")
         job.finish(TaskState.CANCELLED if job.cancel_requested else TaskState.COMPLETED, now)
     elif isinstance(item, Fail):
         _fail(writer, job, item, now)

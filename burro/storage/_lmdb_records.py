@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 
 from burro.states import TaskState
 from burro.storage._codec import CorruptRecord, array_header, pack, pack_value, unpack
-from burro.storage._job_view import PACKED_NONE, frozen_job
+from burro.storage._job_view import PACKED_NO_META, PACKED_NONE, frozen_job
 from burro.storage._lmdb_keys import STATE_CODES, STATES_BY_CODE
-from burro.storage.base import ErrorEntry, Job, NewJob, RecurringRecord, RuntimeInfo
+from burro.storage.base import ErrorEntry, NewJob, RecurringRecord, RuntimeInfo
 
 __all__ = [
     "RecordFrame",
@@ -105,7 +105,7 @@ class StoredJob:
             max_attempts=job.max_attempts,
             retry_delay_seconds=job.retry_delay_seconds,
             timeout_seconds=job.timeout_seconds,
-            packed_meta=pack_value(dict(job.meta), "meta"),
+            packed_meta=pack_value(dict(job.meta), "meta") if job.meta else PACKED_NO_META,
             inserted_at=now,
             scheduled_at=scheduled_at,
             unique_key=job.unique_key,
@@ -178,14 +178,9 @@ class StoredJob:
         self.errors = [entry] if self.errors is None else [*self.errors, entry]
         self.last_error = error
 
-    @property
-    def error_entries(self) -> list[ErrorEntry]:
-        """The failed attempts, oldest first."""
-        return self.errors or []
-
-    def to_job(self, job_id: str) -> Job:
-        """A frozen copy of this record, with freshly decoded values."""
-        return frozen_job(self, job_id)
+    #: ``to_job(job_id)``: a frozen copy of this record, with freshly decoded values
+    #: (:func:`frozen_job` itself, not a method calling it: one call fewer per view).
+    to_job = frozen_job
 
 
 def encode_recurring(record: RecurringRecord) -> bytes:

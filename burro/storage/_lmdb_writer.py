@@ -137,7 +137,7 @@ class JobWriter:
 
     def must_load(self, key: bytes) -> StoredJob:
         """The record an index entry points at; a missing one means a damaged store."""
-        job = self.load(key)
+        job = load_job(self.txn, self.dbs, key)
         if job is None:
             raise CorruptRecord(f"an index names job {key.hex()}, which is not stored")
         return job
@@ -219,31 +219,27 @@ class JobWriter:
         """
         after = self.placement(key, job, was=before)
         old = _NOWHERE if before is None else before
-        dbs = self.dbs
+        dbs, txn = self.dbs, self.txn
+        worker = job.worker.encode()
+        claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
         # Entries whose key did not change keep their value (the worker, the claimant).
-        if old.by_state != after.by_state or old.by_time != after.by_time:
-            worker = job.worker.encode()
-            self._swap(dbs.by_state, old.by_state, after.by_state, worker)
-            self._swap(dbs.by_time, old.by_time, after.by_time, worker)
-        if old.ready != after.ready:
-            self._swap(dbs.ready, old.ready, after.ready, b"")
-        if old.claim != after.claim:
-            claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
-            self._swap(dbs.claims, old.claim, after.claim, claimed_by)
+        for db, was, now, value in (
+            (dbs.by_state, old.by_state, after.by_state, worker),
+            (dbs.by_time, old.by_time, after.by_time, worker),
+            (dbs.ready, old.ready, after.ready, b""),
+            (dbs.claims, old.claim, after.claim, claimed_by),
+        ):
+            if was != now:
+                if was is not None:
+                    txn.delete(was, db=db)
+                if now is not None:
+                    txn.put(now, value, db=db)
         if old.counter != after.counter:
             deltas = self._count_deltas  # as count() does, without its two calls per move
             deltas[after.counter] = deltas.get(after.counter, 0) + 1
             if before is not None:
                 deltas[before.counter] = deltas.get(before.counter, 0) - 1
         return after
-
-    def _swap(self, db: lmdb._Database, old: bytes | None, new: bytes | None, value: bytes) -> None:
-        if old == new:
-            return
-        if old is not None:
-            self.txn.delete(old, db=db)
-        if new is not None:
-            self.txn.put(new, value, db=db)
 
     def update(
         self, key: bytes, job: StoredJob, before: Placement, *, claimed: bool = False
@@ -298,7 +294,6 @@ class JobWriter:
         """After commit: remember the queue ids this transaction saw."""
         self._shared.queue_ids.update(self.new_queues)
 
-    @staticmethod
-    def job_id(key: bytes) -> str:
-        """The public id of primary key ``key``: its bytes in hex, as :func:`job_id`."""
-        return key.hex()
+    #: ``job_id(key)``: the public id of primary key ``key``, its bytes in hex (as
+    #: :func:`job_id`); ``bytes.hex`` itself, so that naming it costs no call.
+    job_id = staticmethod(bytes.hex)

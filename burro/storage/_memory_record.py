@@ -107,11 +107,6 @@ class JobRecord:
         self.errors = (*self.errors, ErrorEntry(attempt=self.attempts, at=now, error=error))
         self.last_error = error
 
-    @property
-    def error_entries(self) -> tuple[ErrorEntry, ...]:
-        """The failed attempts, oldest first."""
-        return self.errors
-
     def to_job(self) -> Job:
         """A frozen copy of this record, with freshly decoded values."""
         return frozen_job(self, self.id)
