@@ -30,6 +30,9 @@ class _Finished(NamedTuple):
     slot: int = 0
 
 
+_NO_LOCK = contextlib.nullcontext()
+
+
 class SettlementBatcher:
     """Commits the settlements of concurrent workers together."""
 
@@ -62,25 +65,23 @@ class SettlementBatcher:
         return result
 
     def _commit(self, batch: list[Ticket]) -> None:
+        if len(batch) == 1:  # the common case: its error is its own writer's
+            self._apply_one(batch[0])
+            return
         try:
             self._apply(batch)
         except Exception:
-            if len(batch) == 1:
-                raise
             # One bad settlement must not fail its neighbours: commit each alone.
             for ticket in batch:
                 self._commit_alone(ticket)
 
     def _commit_alone(self, ticket: Ticket) -> None:
         try:
-            self._apply([ticket])
+            self._apply_one(ticket)
         except Exception as error:
             ticket.fail(error)
 
     def _apply(self, batch: list[Ticket]) -> None:
-        if len(batch) == 1:
-            self._apply_one(batch[0])
-            return
         items: list[_Finished] = [ticket.item for ticket in batch]
         wanted = Counter(item.next_from for item in items if item.next_from is not None)
         with self._claims_locked(wanted):
@@ -98,7 +99,7 @@ class SettlementBatcher:
         item: _Finished = ticket.item
         queue = item.next_from
         wanted = {} if queue is None else {queue: 1}
-        with self._claims_locked(wanted):
+        with self._hubs[queue].claims_lock if queue is not None else _NO_LOCK:
             with self._turn:  # see burro._turns
                 (job,), claimed = self._storage.settle_and_claim(
                     [item.settlement], wanted, self._runtime_id, self._clock.now()

@@ -129,7 +129,7 @@ class JobTracer:
     def start_process(self, job: Job) -> ProcessSpan:
         """The CONSUMER span of one attempt of ``job``, made current for its code."""
         producer = self._extract(job.meta)
-        parent, links = self._placement(producer)
+        parent, links = (_ROOT, None) if producer is None else self._placement(producer)
         span = self._tracer.start_span(
             f"process {job.queue}", context=parent, kind=SpanKind.CONSUMER, links=links
         )
@@ -174,10 +174,8 @@ class JobTracer:
             span.set_attribute("error.type", type(exc).__qualname__)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
-    def _placement(self, producer: Context | None) -> tuple[Context, list[Link] | None]:
+    def _placement(self, producer: Context) -> tuple[Context, list[Link] | None]:
         """An attempt's parent context and links: under its enqueue, or linked to it."""
-        if producer is None:
-            return _ROOT, None
         if not self._link:
             return producer, None
         sent = trace.get_current_span(producer).get_span_context()

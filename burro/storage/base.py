@@ -131,8 +131,7 @@ class CancelOutcome(NamedTuple):
     changed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Complete:
+class Complete(NamedTuple):
     """Settle a running job as a success (``cancelled`` instead if cancel was asked)."""
 
     job_id: str
@@ -141,8 +140,7 @@ class Complete:
     result: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Fail:
+class Fail(NamedTuple):
     """Settle a running job as a failed attempt.
 
     ``retry_at`` set: the job goes ``retryable`` with ``scheduled_at = retry_at``.
@@ -158,8 +156,7 @@ class Fail:
     retry_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Cancel:
+class Cancel(NamedTuple):
     """Settle a running job that stopped because cancel was asked: it goes ``cancelled``."""
 
     job_id: str
@@ -167,7 +164,7 @@ class Cancel:
     attempt: int
 
 
-#: What a worker reports about a job it ran.
+#: What a worker reports about a job it ran (named tuples: one is built per attempt).
 Settlement = Complete | Fail | Cancel
 
 
