@@ -291,7 +291,8 @@ class BackgroundTaskManager:
         **unknown: Any,
     ) -> str:
         """Store a job to run as soon as a worker of its queue is free; returns its id."""
-        reject_unknown_options(unknown)
+        if unknown:  # every known option is a keyword of its own
+            reject_unknown_options(unknown)
         task: dict[str, Any] = {"worker": worker, "function": function, "args": args}
         options = (
             ("queue", queue),

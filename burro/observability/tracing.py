@@ -80,7 +80,7 @@ class JobTracer:
     # -- enqueue -------------------------------------------------------------------
     def start_send(self, jobs: Sequence[NewJob]) -> Span:
         """The PRODUCER span of one enqueue (of one job, or a batch), in the current span."""
-        queue = _common_queue(jobs)
+        queue = jobs[0].queue if len(jobs) == 1 else _common_queue(jobs)
         span = self._tracer.start_span(f"send {queue}" if queue else "send", kind=SpanKind.PRODUCER)
         if span is not _NO_SPAN and span.is_recording():
             span.set_attributes(_send_attributes(jobs, queue))
@@ -190,8 +190,6 @@ class JobTracer:
 
 def _common_queue(jobs: Sequence[NewJob]) -> str | None:
     first = jobs[0].queue
-    if len(jobs) == 1:
-        return first
     return first if all(job.queue == first for job in jobs) else None
 
 
