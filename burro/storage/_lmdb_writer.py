@@ -59,6 +59,9 @@ class Placement(NamedTuple):
 
 #: The placement of a job not stored yet.
 _NOWHERE = Placement((0, 0), None, None, None, None)
+#: Builds a Placement from its fields in order, without the named tuple's own Python
+#: ``__new__``: three are built per job a worker runs.
+_placed = tuple.__new__
 #: The index databases, in the order of :class:`Placement`'s keys.
 _INDEXES = ("by_state", "by_time", "ready", "claims")
 
@@ -192,18 +195,18 @@ class JobWriter:
             # Running jobs are few (at most the total concurrency): no time index needed.
             claimed_by = job.claimed_by
             claim = None if claimed_by is None else self._claim_prefix(claimed_by) + key
-            return Placement((queue, code), by_state, None, None, claim)
+            return _placed(Placement, ((queue, code), by_state, None, None, claim))
         # by_time files a finished job under completed_at, any other under scheduled_at.
         completed_at = job.completed_at
         if completed_at is not None:
             by_time = _TIMED.pack(code, queue, micros(completed_at)) + key
-            return Placement((queue, code), by_state, by_time, None, None)
+            return _placed(Placement, ((queue, code), by_state, by_time, None, None))
         scheduled = micros(job.scheduled_at)
         by_time = _TIMED.pack(code, queue, scheduled) + key
         ready = None
         if state is _PENDING:
             ready = _READY_HEAD.pack(queue, signed(job.priority), scheduled) + key
-        return Placement((queue, code), by_state, by_time, ready, None)
+        return _placed(Placement, ((queue, code), by_state, by_time, ready, None))
 
     def _claim_prefix(self, runtime_id: str) -> bytes:
         prefixes = self._shared.claim_prefixes

@@ -122,7 +122,8 @@ class LmdbStorage:
             result, writer = shared.write(transaction, fsync=self._fsync)
         except (lmdb.Error, CorruptRecord, OSError) as error:
             raise self._failure(error) from error
-        writer.publish()
+        if writer.new_queues:
+            writer.publish()
         return result
 
     def _read(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
