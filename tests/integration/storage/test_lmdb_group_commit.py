@@ -115,17 +115,21 @@ def _environment(store: LmdbStorage, fake: Any) -> Iterator[None]:
         shared.env = real_env
 
 
-class _FailingSync:
-    """An LMDB environment whose explicit flushes fail (a disk that reports EIO)."""
+class _Wrapped:
+    """An LMDB environment or transaction, passed through but for what a subclass defines."""
 
-    def __init__(self, env: Any) -> None:
-        self._env = env
+    def __init__(self, wrapped: Any) -> None:
+        self._wrapped = wrapped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+class _FailingSync(_Wrapped):
+    """An LMDB environment whose explicit flushes fail (a disk that reports EIO)."""
 
     def sync(self, force: bool = False) -> None:
         raise lmdb.Error("mdb_env_sync: Input/output error")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._env, name)
 
 
 def test_a_failed_flush_fails_the_write_and_every_later_one(storage: LmdbStorage) -> None:
@@ -157,36 +161,27 @@ def test_a_failed_flush_of_an_fsync_write_to_a_process_store_refuses_later_write
         first.close()
 
 
-class _CommitFailingTxn:
+class _CommitFailingTxn(_Wrapped):
     """A write transaction whose commit fails to flush: LMDB rolls it back and raises."""
 
-    def __init__(self, txn: Any) -> None:
-        self._txn = txn
-
     def commit(self) -> None:
-        self._txn.abort()
+        self._wrapped.abort()
         raise lmdb.Error("mdb_txn_commit: Input/output error")
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._txn, name)
 
-
-class _FailingCommit:
+class _FailingCommit(_Wrapped):
     """An LMDB environment whose next write transaction, once armed, fails its commit."""
 
     def __init__(self, env: Any, *, armed: bool = True) -> None:
-        self._env = env
+        super().__init__(env)
         self.armed = armed
 
     def begin(self, **kwargs: Any) -> Any:
-        txn = self._env.begin(**kwargs)
+        txn = self._wrapped.begin(**kwargs)
         if kwargs.get("write") and self.armed:
             self.armed = False
             return _CommitFailingTxn(txn)
         return txn
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._env, name)
 
 
 def test_a_commit_whose_flush_fails_refuses_every_later_write_until_reopened(
@@ -250,19 +245,16 @@ def test_a_commit_whose_flush_fails_fails_the_writer_held_for_it(storage: LmdbSt
     assert len(outcome) == 1
 
 
-class _RecordingSync:
+class _RecordingSync(_Wrapped):
     """An LMDB environment that notes the last committed transaction at each flush."""
 
     def __init__(self, env: Any) -> None:
-        self._env = env
+        super().__init__(env)
         self.flushed_up_to: list[int] = []
 
     def sync(self, force: bool = False) -> None:
-        self._env.sync(force)
-        self.flushed_up_to.append(self._env.info()["last_txnid"])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._env, name)
+        self._wrapped.sync(force)
+        self.flushed_up_to.append(self._wrapped.info()["last_txnid"])
 
 
 def test_an_fsync_write_to_a_store_first_opened_without_flushes_is_flushed(
