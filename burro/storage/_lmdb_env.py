@@ -121,6 +121,27 @@ class _ReaderGate:
 _RETRY_BATCH = (lmdb.MapFullError, lmdb.MapResizedError)
 
 
+class _FlushedBody:
+    """A write whose commit is flushed to disk before it returns (on an unsynced store)."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Callable[[lmdb.Transaction[bytes]], object]) -> None:
+        self.body = body
+
+    def __call__(self, txn: lmdb.Transaction[bytes]) -> object:
+        return self.body(txn)
+
+
+def _asks_for_flush(tickets: list[Ticket]) -> bool:
+    """Whether a writer of the batch asked for its commit to be flushed."""
+    # A loop, not any(): this runs on every write of such a store, mostly for one writer.
+    for ticket in tickets:  # noqa: SIM110
+        if type(ticket.item) is _FlushedBody:
+            return True
+    return False
+
+
 class SharedEnvironment:
     """An open LMDB environment and the in-process state every user of it shares."""
 
@@ -152,33 +173,20 @@ class SharedEnvironment:
     def write(self, body: Callable[[lmdb.Transaction[bytes]], _T], *, fsync: bool) -> _T:
         """Run ``body`` in a write transaction and commit it; return what it returned.
 
-        Writers whose commit waits for the disk share one transaction (group commit). If
-        one of their bodies raises, the shared transaction is rolled back and every body
-        runs again in a transaction of its own, so a failing writer fails alone. ``body``
-        may therefore run more than once (also when the map is full: the batch is rolled
-        back, the map doubled and every body run again), so it must act on the
-        transaction only.
-
-        Other writers commit one at a time: without a flush a commit only copies pages
-        to the OS, so sharing one saves less than gathering writers costs, and the hot
-        writers of such a store already take turns (see :mod:`burro._turns`).
+        Concurrent writers share one transaction (group commit), and take their turns in
+        the order they came: a writer that loops (the clean-up, deleting in batches)
+        cannot keep the others waiting. A writer that finds nobody writing commits at
+        once. If one of the bodies of a batch raises, the shared transaction is rolled
+        back and every body runs again in a transaction of its own, so a failing writer
+        fails alone. ``body`` may therefore run more than once (also when the map is
+        full: the batch is rolled back, the map doubled and every body run again), so it
+        must act on the transaction only.
         """
-        if self.synced or fsync:
-            result: _T = self._group.run(body)
-        else:
-            result = self._write_alone(body)
-        return result
-
-    def _write_alone(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
-        """Commit one writer's transaction on its own (a store without flushes)."""
-        ticket = Ticket(body)
-        with self._writer:
-            if self._flush_failure is not None:
-                self._refuse_after_failed_flush()
-            self._commit([ticket])
-        if ticket.error is not None:
-            raise ticket.error
-        result: _T = ticket.result
+        item: Callable[[lmdb.Transaction[bytes]], object] = body
+        if fsync and not self.synced:
+            # A store first opened with durability "process": flush after this commit.
+            item = _FlushedBody(body)
+        result: _T = self._group.run(item)
         return result
 
     def _commit_batch(self, tickets: list[Ticket]) -> bool:
@@ -194,9 +202,7 @@ class SharedEnvironment:
                 # The others go on together; the one that raised runs alone, told its error.
                 batch = [ticket for ticket in batch if ticket is not culprit]
                 self._commit([culprit])
-            if not self.synced:
-                # A store first opened with durability "process" groups only the writers
-                # that ask for fsync: flush after their commit.
+            if not self.synced and _asks_for_flush(tickets):
                 self._flush()
             return self._flushed
 

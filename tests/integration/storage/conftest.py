@@ -1,11 +1,10 @@
-"""Fixtures of the LMDB integration tests: a data directory, child processes, a lock spy."""
+"""Fixtures of the LMDB integration tests: a data directory and child processes."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,19 +77,3 @@ def spawn() -> Iterator[Callable[..., Child]]:
     yield start
     for child in children:
         child.stop()
-
-
-class SignallingLock:
-    """A lock that sets ``contended`` when a thread has to wait for it."""
-
-    def __init__(self, lock: threading.Lock, contended: threading.Event) -> None:
-        self._lock = lock
-        self._contended = contended
-
-    def __enter__(self) -> None:
-        if not self._lock.acquire(blocking=False):
-            self._contended.set()
-            self._lock.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.release()

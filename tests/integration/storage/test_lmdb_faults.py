@@ -18,7 +18,7 @@ from burro.errors import ConfigError, StorageError
 from burro.states import TaskState
 from burro.storage import JobFilter, NewJob
 from burro.storage.lmdb import LmdbStorage
-from tests.integration.storage.conftest import Child, SignallingLock
+from tests.integration.storage.conftest import Child
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 ALL = JobFilter()
@@ -308,6 +308,22 @@ def test_durability_maps_to_lmdb_sync(store_dir: Path, durability: str, synced: 
         store.close()
 
 
+class _SignallingLock:
+    """A lock that sets ``contended`` when a thread has to wait for it."""
+
+    def __init__(self, lock: threading.Lock, contended: threading.Event) -> None:
+        self._lock = lock
+        self._contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self._contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 def test_a_store_opened_while_the_last_one_closes_opens(
     store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -337,7 +353,7 @@ def test_a_store_opened_while_the_last_one_closes_opens(
         real_close(shared)
 
     monkeypatch.setattr(
-        _lmdb_env._registry, "lock", SignallingLock(_lmdb_env._registry.lock, waiting_or_tried)
+        _lmdb_env._registry, "lock", _SignallingLock(_lmdb_env._registry.lock, waiting_or_tried)
     )
 
     opener = threading.Thread(target=open_another)

@@ -17,7 +17,6 @@ from burro.errors import InvalidTaskError, StorageError
 from burro.states import TaskState
 from burro.storage import NewJob, open_storage
 from burro.storage.lmdb import LmdbStorage
-from tests.integration.storage.conftest import SignallingLock
 from tests.unit.test_group_commit import wait_for_queued
 
 
@@ -265,8 +264,7 @@ def test_an_fsync_write_to_a_store_first_opened_without_flushes_is_flushed(
     second = LmdbStorage(tmp_path, durability="fsync")
     shared = first._shared
     assert second._shared is shared and not shared.synced
-    contended, release = threading.Event(), threading.Event()
-    shared._writer = SignallingLock(shared._writer, contended)  # type: ignore[assignment]
+    entered, release = threading.Event(), threading.Event()
     recording = _RecordingSync(shared.env)
     committed: list[int] = []
 
@@ -274,15 +272,18 @@ def test_an_fsync_write_to_a_store_first_opened_without_flushes_is_flushed(
         txn.put(b"durable", b"1")
         committed.append(txn.id())
 
-    holder = threading.Thread(
-        target=shared.write, args=(lambda txn: release.wait(10),), kwargs={"fsync": False}
-    )
+    def hold(txn: lmdb.Transaction[bytes]) -> None:
+        entered.set()
+        release.wait(10)
+
+    holder = threading.Thread(target=shared.write, args=(hold,), kwargs={"fsync": False})
     writer = threading.Thread(target=shared.write, args=(durable_write,), kwargs={"fsync": True})
     try:
         with _environment(first, recording):
             holder.start()
+            assert entered.wait(10)
             writer.start()
-            assert contended.wait(10), "the fsync write never waited for the open transaction"
+            wait_for_queued(shared._group, 1)  # behind the open transaction
             release.set()
             holder.join(10)
             writer.join(10)
@@ -296,3 +297,38 @@ def test_an_fsync_write_to_a_store_first_opened_without_flushes_is_flushed(
                 thread.join(10)
         second.close()
         first.close()
+
+
+@pytest.mark.parametrize("durability", ["process", "fsync"])
+def test_a_writer_that_loops_lets_another_writer_in_at_once(
+    tmp_path: Path, durability: str
+) -> None:
+    """Writers take their turns in the order they came (the clean-up deletes in a loop)."""
+    store = LmdbStorage(tmp_path, durability=durability)  # type: ignore[arg-type]
+    shared = store._shared
+    stop, looping = threading.Event(), threading.Event()
+    written = [0]
+
+    def batch(txn: lmdb.Transaction[bytes]) -> None:
+        for n in range(200):  # each put lets go of the GIL: others run meanwhile
+            txn.put(b"loop%d" % n, b"x")
+
+    def loop() -> None:
+        while not stop.is_set() and written[0] < 5_000:
+            shared.write(batch, fsync=False)
+            written[0] += 1
+            looping.set()
+
+    looper = threading.Thread(target=loop)
+    looper.start()
+    try:
+        assert looping.wait(10)
+        for _ in range(50):
+            before = written[0]
+            shared.write(lambda txn: txn.put(b"other", b"y"), fsync=False)
+            # Behind the looper's write in flight, if any, and ahead of its next one.
+            assert written[0] - before <= 2
+    finally:
+        stop.set()
+        looper.join(10)
+        store.close()
