@@ -6,6 +6,8 @@ not. Each case runs twice under ``valgrind --tool=callgrind`` in a fresh interpr
 once doing ``jobs`` units of work and once ``2 * jobs``, from the same starting state;
 the difference divided by ``jobs`` is the cost of one unit, with start-up, imports and
 set-up cancelled out. Threads are counted together (valgrind runs them one at a time).
+The hash seed is fixed, so a case on one thread counts the same in every run; the
+worker's moves by a per cent or so, as its idle actors wake more or less often.
 
 * ``enqueue_task``: one producer thread, nothing consuming (Huey: the task call);
 * ``enqueue_many``: the same jobs stored in calls of 1,000 (Huey has no bulk API);
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -171,7 +174,11 @@ def _counted(name: str, system: str, units: int) -> int:
             str(units),
             str(directory),
         ]
-        completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        # A fixed hash seed: a run on one thread then repeats to the instruction.
+        environment = {**os.environ, "PYTHONHASHSEED": "0"}
+        completed = subprocess.run(
+            command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False
+        )
     found = _COLLECTED.search(completed.stderr)
     if completed.returncode != 0 or found is None:
         raise RuntimeError(f"{name} ({system}) failed under valgrind:\n{completed.stderr[-2000:]}")
