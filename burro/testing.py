@@ -30,7 +30,10 @@ def actor_ref(manager: BackgroundTaskManager, name: str) -> pykka.ActorRef[Any]:
     path = _path_to(name)
     ref: pykka.ActorRef[Any] = root
     for child_id in path:
-        found = ref.proxy().child_ref(child_id).get(timeout=5)
+        try:
+            found = ref.proxy().child_ref(child_id).get(timeout=5)
+        except pykka.ActorDeadError:
+            found = None  # the supervisor itself is gone (the runtime failed or stopped)
         if found is None:
             raise LookupError(f"no live actor {child_id!r} in the supervision tree")
         ref = found

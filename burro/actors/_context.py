@@ -15,6 +15,7 @@ import pykka
 from burro._turns import turns_for
 from burro.actors._commit import SettlementBatcher
 from burro.actors._hub import QueueHub
+from burro.actors._outage import StorageOutage
 from burro.clock import Clock
 from burro.facade._worker import WorkerResolver
 from burro.observability.events import EventBus
@@ -67,6 +68,8 @@ class RuntimeContext:
     #: Running jobs of this runtime whose cancel was asked here (a fast path; storage
     #: holds the truth for cancels asked by other processes).
     cancel_requests: set[str] = field(default_factory=set)
+    #: A storage failure the actors are riding out (see :mod:`burro.actors._outage`).
+    outage: StorageOutage = field(default_factory=StorageOutage)
     reporter: LifecycleReporter = field(init=False)
     commit: SettlementBatcher = field(init=False)
     #: Taken around each enqueue, settlement and claim (see :mod:`burro._turns`).

@@ -11,6 +11,7 @@ import pykka
 from burro.actors._base import BurroActor
 from burro.actors._context import RuntimeContext
 from burro.clock import TimerHandle
+from burro.errors import StorageError
 from burro.states import TaskState
 from burro.storage.base import Storage
 
@@ -90,14 +91,18 @@ class CleanupActor(BurroActor):
 
     def _sweep(self) -> None:
         cleanup = self._ctx.config.cleanup
-        with self._ctx.reporter.cleaning() as cleanup_run:
-            removed = sweep_finished(
-                self._ctx.storage,
-                self._ctx.clock.now(),
-                cleanup.retention_days_completed,
-                cleanup.retention_days_failed,
-            )
-            cleanup_run.removed(removed)
+        try:
+            with self._ctx.reporter.cleaning() as cleanup_run:
+                removed = sweep_finished(
+                    self._ctx.storage,
+                    self._ctx.clock.now(),
+                    cleanup.retention_days_completed,
+                    cleanup.retention_days_failed,
+                )
+                cleanup_run.removed(removed)
+        except StorageError as error:
+            # Ridden out (see burro.actors._outage): the next interval's sweep tries again.
+            self._ctx.outage.failed(error, "clean-up")
 
     def _arm(self) -> None:
         when = self._ctx.clock.now() + timedelta(seconds=self._ctx.config.cleanup.interval_seconds)

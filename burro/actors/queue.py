@@ -8,6 +8,7 @@ from typing import Any
 from burro.actors._base import BurroActor
 from burro.actors._context import RuntimeContext
 from burro.actors._hub import Wake
+from burro.errors import StorageError
 from burro.states import TaskState
 from burro.storage.base import Job, JobFilter
 
@@ -30,11 +31,13 @@ class QueueActor(BurroActor):
         self._ctx = context
         self._queue = queue
         self._hub = context.hubs[queue]
+        #: Whether claims of this runtime may be stranded (held by no worker): at start,
+        #: a crashed predecessor may have left some.
+        self._stranded = True
 
     def on_start(self) -> None:
         """Rescue claims a crashed predecessor never dispatched, then look for work."""
         self._hub.attach_queue(self.actor_ref)
-        self._rescue_undispatched()
         self._fill()
 
     def handle(self, message: Any) -> Any:
@@ -46,6 +49,22 @@ class QueueActor(BurroActor):
         return super().handle(message)
 
     def _fill(self) -> None:
+        """Rescue stranded claims if there may be some, then claim for the idle workers.
+
+        A storage failure is ridden out (see :mod:`burro.actors._outage`): the next wake
+        tries again (an enqueue, a freed worker, or the scheduler's poll, which wakes
+        every queue each ``poll_interval_seconds``).
+        """
+        try:
+            if self._stranded:
+                self._rescue_undispatched()
+                self._stranded = False
+            self._claim()
+        except StorageError as error:
+            self._stranded = True  # a failed release may have left a claim undispatched
+            self._ctx.outage.failed(error, f"queue {self._queue}")
+
+    def _claim(self) -> None:
         idle = self._hub.idle_slots()
         if not idle:
             return
@@ -55,6 +74,8 @@ class QueueActor(BurroActor):
             self.crash_point()  # a fault here strands the claims: the next incarnation rescues them
             for index, job in zip(idle, jobs, strict=False):
                 self._dispatch(index, job)
+        if jobs and ctx.outage.error is not None:
+            ctx.outage.recovered()  # a claim that wrote something: writes work again
 
     def _dispatch(self, index: int, job: Job) -> None:
         if not self._hub.dispatch(index, job):
@@ -79,7 +100,7 @@ class QueueActor(BurroActor):
                     len(stranded),
                     self._queue,
                 )
-                self._release(stranded, rescue=True)
+                self._release(stranded, rescue=False)  # never started: the attempt goes back
 
     def _release(self, job_ids: list[str], *, rescue: bool) -> None:
         ctx = self._ctx

@@ -20,6 +20,7 @@ from burro.actors._base import BurroActor
 from burro.actors._context import RuntimeContext
 from burro.actors._recurring import fire_due
 from burro.clock import TimerHandle
+from burro.errors import StorageError
 
 __all__ = ["TICK", "SchedulerActor", "Tick"]
 
@@ -66,11 +67,17 @@ class SchedulerActor(BurroActor):
 
     def _tick(self) -> None:
         now = self._ctx.clock.now()
-        if now >= self._next_poll_at:
-            self._poll(now)
-        self._fire_recurring(now)
-        self._promote(now)
-        self._arm()
+        try:
+            if now >= self._next_poll_at:
+                self._poll(now)
+            self._fire_recurring(now)
+            self._promote(now)
+            when = self._next_wake()
+        except StorageError as error:
+            # Ridden out, not crashed on (see burro.actors._outage): try again after a pause.
+            pause = self._ctx.outage.failed(error, "scheduler")
+            when = now + timedelta(seconds=pause)
+        self._arm(when)
 
     def _fire_recurring(self, now: datetime) -> None:
         # A fire this late is still "on time" for catch_up="none" (the scheduler is timer
@@ -91,20 +98,28 @@ class SchedulerActor(BurroActor):
     def _poll(self, now: datetime) -> None:
         ctx = self._ctx
         self._next_poll_at = now + timedelta(seconds=ctx.config.poll_interval_seconds)
-        rescued = ctx.storage.rescue_orphans(now)
-        if rescued:
-            logger.warning("rescued %d job(s) of runtimes that died", len(rescued))
-        for hub in ctx.hubs.values():
-            hub.wake()
+        try:
+            rescued = ctx.storage.rescue_orphans(now)
+            if rescued:
+                logger.warning("rescued %d job(s) of runtimes that died", len(rescued))
+        finally:
+            # Even when the rescue failed: a queue riding out a storage outage retries then.
+            for hub in ctx.hubs.values():
+                hub.wake()
 
     def _wake_queue(self, queue: str) -> None:
+        """Wake the queue a promotion or a recurring fire just wrote jobs to."""
+        if self._ctx.outage.error is not None:
+            self._ctx.outage.recovered()  # that write went through: writes work again
         hub = self._ctx.hubs.get(queue)
         if hub is not None:
             hub.wake()
 
-    def _arm(self) -> None:
+    def _next_wake(self) -> datetime:
         candidates = [self._next_poll_at, self._ctx.storage.next_due_at(), self._next_fire_at]
-        when = min(c for c in candidates if c is not None)
+        return min(c for c in candidates if c is not None)
+
+    def _arm(self, when: datetime) -> None:
         if self._timer is not None and self._timer_at == when:
             return
         self._disarm()

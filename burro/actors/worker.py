@@ -8,8 +8,9 @@ running can run again, never finished ones.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from burro.actors._base import BurroActor
 from burro.actors._context import RuntimeContext
@@ -23,6 +24,8 @@ from burro.storage.base import Cancel, Complete, Fail, Job, Settlement
 __all__ = ["Run", "WorkerActor"]
 
 logger = logging.getLogger("burro.worker")
+
+_T = TypeVar("_T")
 
 
 class Run(NamedTuple):
@@ -44,9 +47,9 @@ class WorkerActor(BurroActor):
         """Take the slot over; jobs held by a crashed predecessor are put back."""
         running, claimed = self._hub.attach_worker(self._index, self.actor_ref)
         if running is not None:
-            self._rescue(running)  # its attempt was interrupted: it counts
+            self._stored(lambda: self._rescue(running))  # its attempt was interrupted: it counts
         if claimed is not None:
-            self._give_back(claimed)
+            self._stored(lambda: self._give_back(claimed))
         self._hub.wake()
 
     def handle(self, message: Any) -> Any:
@@ -110,16 +113,47 @@ class WorkerActor(BurroActor):
     def _settle(self, job: Job, outcome: Outcome) -> tuple[Job | None, Job | None]:
         hub = self._hub
         next_from = hub.name if hub.may_claim(self._index, self.actor_ref) else None
+        commit, settlement = self._ctx.commit, self._settlement(job, outcome)
         try:
-            return self._ctx.commit.finish(self._settlement(job, outcome), next_from, self._index)
+            try:
+                return commit.finish(settlement, next_from, self._index)
+            except StorageError as error:
+                # The slot stays busy until the outcome is stored, however long that takes.
+                return self._ride_out(
+                    lambda: commit.finish(settlement, next_from, self._index), error
+                )
         except StorageError:
-            if not self._hub.stopping:
-                raise  # the supervisor restarts this worker; the job is rescued
-            # stop() already released this job: it runs again on the next start.
+            # The runtime stopped first, and released this job: it runs again later.
             logger.warning("job %s finished after shutdown; its outcome was not recorded", job.id)
             return None, None
         finally:
             self._ctx.cancel_requests.discard(job.id)
+
+    def _stored(self, write: Callable[[], _T]) -> _T:
+        """Run a storage write, riding out a storage outage (see :mod:`burro.actors._outage`)."""
+        try:
+            return write()
+        except StorageError as error:
+            return self._ride_out(write, error)
+
+    def _ride_out(self, write: Callable[[], _T], error: StorageError) -> _T:
+        """Try a failed write again after growing pauses until it succeeds.
+
+        Raises the last error once the runtime stops waiting for running jobs.
+        """
+        outage = self._ctx.outage
+        where = f"worker {self._hub.name}:{self._index}"
+        while True:
+            outage.pause(outage.failed(error, where))
+            if outage.halted:
+                raise error
+            try:
+                result = write()
+            except StorageError as again:
+                error = again
+                continue
+            outage.recovered()
+            return result
 
     def _settlement(self, job: Job, outcome: Outcome) -> Settlement:
         runtime_id = self._ctx.runtime_id

@@ -242,11 +242,19 @@ class BackgroundTaskManager:
     def _stop_runtime(self) -> None:
         for hub in self._ctx.hubs.values():
             hub.stopping = True
-        self._wait_for_running_jobs()
+        try:
+            self._wait_for_running_jobs()
+        finally:
+            self._ctx.outage.halt()  # workers riding out a storage outage give up now
         leftover = [job for hub in self._ctx.hubs.values() for job in hub.running_jobs().values()]
         if leftover:
             logger.warning("stop: releasing %d job(s) still running", len(leftover))
-            self._storage.release(self.runtime_id, leftover, self.clock.now(), rescue=False)
+            self._unless_storage_fails(
+                "release the jobs still running",
+                lambda: self._storage.release(
+                    self.runtime_id, leftover, self.clock.now(), rescue=False
+                ),
+            )
         assert self._root is not None
         try:
             # Idle actors stop in milliseconds; a worker stuck in user code is abandoned
@@ -254,7 +262,25 @@ class BackgroundTaskManager:
             self._root.stop(block=True, timeout=30.0)
         except pykka.Timeout:
             logger.error("stop: the actor tree did not stop in time; abandoning it")
-        self._storage.unregister_runtime(self.runtime_id)
+        self._unless_storage_fails(
+            "unregister this runtime",
+            lambda: self._storage.unregister_runtime(self.runtime_id),
+        )
+
+    def _unless_storage_fails(self, what: str, write: Callable[[], object]) -> None:
+        """Run a write of :meth:`stop`; if storage fails, say so and stop all the same.
+
+        Jobs this runtime still holds are then rescued by the next start in this data
+        directory, or by a runtime sharing it, once they see this one is gone.
+        """
+        try:
+            write()
+        except StorageError as error:
+            logger.error(
+                "stop: could not %s (%s); the next start rescues what this runtime holds",
+                what,
+                error,
+            )
 
     def _wait_for_running_jobs(self) -> None:
         with self._ctx.activity:
@@ -576,6 +602,9 @@ class BackgroundTaskManager:
         abandoned = self._ctx.abandoned.alive()
         if abandoned:
             problems.append(f"{abandoned} timed-out job thread(s) still running")
+        outage = self._ctx.outage.problem()
+        if outage is not None:
+            problems.append(outage)
         status = self._health_status(problems)
         return {
             "status": status,

@@ -66,7 +66,9 @@ def test_crashed_queue_actor_rescues_claims_it_never_dispatched(
     manager.resume_queue("default")
     recorder.wait_for(lambda: recorder.runs["stranded"] == 1)
     drain(manager)
-    assert manager.get_task_status(task_id).status is TaskState.COMPLETED
+    status = manager.get_task_status(task_id)
+    assert status.status is TaskState.COMPLETED
+    assert (status.attempts, status.errors) == (1, ())  # the claim never started: no attempt lost
     # The restart is counted once the new incarnation's on_start (which rescued) returned.
     wait_until(lambda: _node(manager.supervision_tree(), "QueueActor:default")["restarts"] == 1)
 
@@ -177,3 +179,11 @@ def test_a_worker_dying_after_claiming_its_next_job_gives_that_job_back_unstarte
     statuses = [manager.get_task_status(t) for t in (first, second)]
     assert [s.status for s in statuses] == [TaskState.COMPLETED, TaskState.COMPLETED]
     assert [s.attempts for s in statuses] == [1, 1]
+
+
+def test_crash_actor_on_a_stopped_runtime_says_there_is_no_such_live_actor(
+    manager: burro.BackgroundTaskManager,
+) -> None:
+    manager.stop(timeout=5)
+    with pytest.raises(LookupError, match="no live actor 'SchedulerActor'"):
+        crash_actor(manager, "SchedulerActor")
