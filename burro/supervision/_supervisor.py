@@ -280,7 +280,9 @@ class Supervisor(SupervisedActor):
             self._schedule_retry(record, error)
             return False
         event = RestartEvent(self._name, record.id, why, self._children.count_restart(record))
-        logger.warning(
+        # A child that crashed is a runtime fault (ERROR); a sibling restarted with it is not.
+        logger.log(
+            logging.ERROR if record is failed else logging.WARNING,
             "supervisor %r restarted child %r (restart %d): %s",
             self._name,
             record.id,

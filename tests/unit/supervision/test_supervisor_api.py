@@ -192,10 +192,37 @@ def test_every_restart_is_logged_and_published(caplog: pytest.LogCaptureFixture)
         RestartEvent("root", "a", "ValueError: bad row", 1),
         RestartEvent("root", "a", "ValueError: bad row", 2),
     ]
-    warnings = [r.getMessage() for r in caplog.records if r.name == "burro.supervision"]
-    assert warnings == [
-        "supervisor 'root' restarted child 'a' (restart 1): ValueError: bad row",
-        "supervisor 'root' restarted child 'a' (restart 2): ValueError: bad row",
+    logged = [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "burro.supervision"
+    ]
+    assert logged == [  # a crash is a runtime fault: ERROR on the burro logger
+        ("ERROR", "supervisor 'root' restarted child 'a' (restart 1): ValueError: bad row"),
+        ("ERROR", "supervisor 'root' restarted child 'a' (restart 2): ValueError: bad row"),
+    ]
+
+
+def test_a_sibling_restarted_with_a_crashed_child_is_logged_as_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = Journal()
+    supervisor = start_supervisor(
+        recorder_spec("a", journal), recorder_spec("b", journal), strategy="one_for_all"
+    )
+    caplog.set_level(logging.WARNING, logger="burro.supervision")
+    a = child_of(supervisor, "a")
+    inject_failure(a, ValueError("bad row"))
+    wait_exited(a)
+    settle(supervisor)
+    logged = [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "burro.supervision"
+    ]
+    assert logged == [
+        ("ERROR", "supervisor 'sup' restarted child 'a' (restart 1): ValueError: bad row"),
+        (
+            "WARNING",
+            "supervisor 'sup' restarted child 'b' (restart 1): "
+            "restarted with 'a' (ValueError: bad row)",
+        ),
     ]
 
 
