@@ -6,7 +6,7 @@ registry keyed by the directory's real path, refcounted, so every ``LmdbStorage`
 directory (several runtimes in one process, as in tests) uses the same
 :class:`SharedEnvironment`.
 
-Two things need care beyond LMDB's own locking:
+Four things need care beyond LMDB's own locking:
 
 * Growing the map (``set_mapsize``) invalidates every open transaction of this process.
   Readers pass a :class:`_ReaderGate`; a resize holds the writer lock and waits for the
@@ -18,20 +18,28 @@ Two things need care beyond LMDB's own locking:
   next write past the new end kills it (SIGBUS). Every map change (open, growth,
   adopting another process's growth) therefore holds ``map.lock`` and maps at least
   the data file's current length: the file never shrinks under another process.
+* Growing asks the file for its new length (with disk blocks) before LMDB maps it, so
+  a full disk or a file size limit fails the growth cleanly. LMDB itself unmaps the old
+  map before mapping the new one: if that still fails, py-lmdb gives the environment up
+  half torn down, and closing (or freeing) it could unmap memory that is no longer
+  LMDB's. The environment is then replaced by :class:`_Unmapped`, which refuses every
+  use with a :class:`StorageError` until the process ends.
 * An environment must never be used across ``fork()``: the child inherits the mapping but
   not LMDB's locks. A fork marks every inherited environment as unusable in the child.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
+import mmap
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, NoReturn, TypeVar
 
 import lmdb
 
@@ -142,12 +150,50 @@ def _asks_for_flush(tickets: list[Ticket]) -> bool:
     return False
 
 
+class _Unmapped:
+    """Stands in for an environment LMDB failed to map again: every use raises.
+
+    The real one is never closed nor freed: after a failed remap LMDB may still hold the
+    address of the map it unmapped, and closing would unmap whatever lives there now.
+    """
+
+    def __init__(self, env: object, reason: str) -> None:
+        self.reason = reason
+        # A reference nothing drops, not even the interpreter's shutdown.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(env))
+
+    def _refuse(self) -> NoReturn:
+        raise StorageError(self.reason)
+
+    def begin(self, **_: object) -> NoReturn:
+        self._refuse()
+
+    def info(self) -> NoReturn:
+        self._refuse()
+
+    def set_mapsize(self, _: int) -> NoReturn:
+        self._refuse()
+
+    def sync(self, _: bool = False) -> NoReturn:
+        self._refuse()
+
+    def reader_check(self) -> NoReturn:
+        self._refuse()
+
+    def flags(self) -> NoReturn:
+        self._refuse()
+
+    def close(self) -> None:
+        """Close nothing (see the class)."""
+
+
 class SharedEnvironment:
     """An open LMDB environment and the in-process state every user of it shares."""
 
     def __init__(self, path: Path, env: lmdb.Environment, synced: bool) -> None:
         self.path = path
-        self.env = env
+        #: The environment, or what refuses every use once LMDB failed to map it again.
+        self.env: lmdb.Environment | _Unmapped = env
         #: Whether LMDB itself fsyncs on commit (the first opener's durability).
         self.synced = synced
         self.dbs = _open_databases(env)
@@ -296,18 +342,40 @@ class SharedEnvironment:
             raise StorageError(f"{self.path}: the store is full ({size} bytes)")
         with _map_lock(self.path) as length:
             grown = max(size * 2, length)
-            self._gate.exclusive(lambda: self.env.set_mapsize(grown))
             try:
+                # The file first, so that LMDB's remap only sets the length the file has
+                # already: a full disk or a file size limit fails here, with nothing lost.
                 _reserve(self.path, grown)
+                _check_address_space(self.path, grown, grown - size)
             except StorageError:
-                # Back to the length the file had: what others map is still reserved.
-                self._gate.exclusive(lambda: self.env.set_mapsize(max(size, length)))
+                # Back to the length the file had: what others map is still there.
+                _cut_back(self.path, max(size, length))
                 raise
+            self._remap(grown)
 
     def _adopt_growth(self) -> None:
         """Map what another process grew the store to (the caller holds the writer lock)."""
         with _map_lock(self.path) as length:
-            self._gate.exclusive(lambda: self.env.set_mapsize(length))
+            _check_address_space(self.path, length, length - self.env.info()["map_size"])
+            self._remap(length)
+
+    def _remap(self, size: int) -> None:
+        """Map ``size`` bytes (under the map lock); if LMDB fails, the environment is lost."""
+        env = self.env
+
+        def remap() -> None:
+            try:
+                env.set_mapsize(size)
+            except lmdb.Error as error:
+                reason = (
+                    f"{self.path}: LMDB failed to map the store again ({_explain(error)}); "
+                    "this process can no longer use it (what was committed is safe): restart it"
+                )
+                # Replaced before the gate lets readers in: none reaches the lost one.
+                self.env = _Unmapped(env, reason)
+                raise StorageError(reason) from error
+
+        self._gate.exclusive(remap)
 
     def read(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
         """Run ``body`` in one read transaction (a consistent snapshot)."""
@@ -369,6 +437,9 @@ def open_shared(path: Path, *, fsync: bool, map_size: int) -> SharedEnvironment:
     with _registry.lock:
         directory = _make_directory(path)
         shared = _registry.environments.get(str(directory))
+        if shared is not None and isinstance(shared.env, _Unmapped):
+            # LMDB still counts the lost environment as open here: it cannot open again.
+            raise StorageError(shared.env.reason)
         if shared is None:
             shared = _open_environment(directory, fsync=fsync, map_size=map_size)
             _registry.environments[str(directory)] = shared
@@ -380,7 +451,7 @@ def release_shared(shared: SharedEnvironment) -> None:
     """Drop one reference; the last one closes the environment."""
     with _registry.lock:
         shared.refs -= 1
-        if shared.refs or shared.forked:
+        if shared.refs or shared.forked or isinstance(shared.env, _Unmapped):
             return
         if _registry.environments.get(str(shared.path)) is shared:
             del _registry.environments[str(shared.path)]
@@ -474,6 +545,30 @@ def _reserve(directory: Path, size: int) -> None:
         raise StorageError(
             f"{directory}: cannot reserve {size} bytes of disk for the store: {error}"
         ) from error
+
+
+def _cut_back(directory: Path, length: int) -> None:
+    """Give back what a failed reservation took beyond ``length`` (which nobody maps)."""
+    # The reservation's error is the one to report: if this fails, space is only wasted.
+    with suppress(OSError):
+        os.truncate(directory / "data.mdb", length)
+
+
+def _check_address_space(directory: Path, size: int, extra: int) -> None:
+    """Fail cleanly unless ``extra`` more bytes of address space can be mapped.
+
+    LMDB unmaps the old map before it maps the new one, and a failure in between loses
+    the environment (see the module): a trial mapping of the difference, inaccessible
+    so that it costs no memory, fails first where an address space limit would.
+    """
+    if extra <= 0:
+        return
+    try:
+        trial = mmap.mmap(-1, extra, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0)
+    except OSError as error:
+        message = f"{directory}: cannot map {size} bytes for the store: {error}"
+        raise StorageError(message) from error
+    trial.close()
 
 
 def _explain(error: lmdb.Error) -> str:

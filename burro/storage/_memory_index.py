@@ -245,9 +245,13 @@ class JobIndex:
     def page(
         self, partitions: list[ListingKey], order: str, offset: int, limit: int, *, descending: bool
     ) -> list[int]:
-        """The sequence numbers of one page of the given partitions."""
+        """The sequence numbers of one page of the given partitions (empty past the end)."""
+        # Bounded by the total first: islice refuses offsets beyond sys.maxsize.
+        stop = min(offset + max(limit, 0), self.total(partitions))
+        if offset >= stop:
+            return []
         keys = self.ordered(partitions, order, descending=descending)
-        return [key[-1] for key in islice(keys, offset, offset + max(limit, 0))]
+        return [key[-1] for key in islice(keys, offset, stop)]
 
     def finished_before(self, states: frozenset[TaskState], before: datetime) -> Iterator[int]:
         """Sequence numbers of finished jobs in ``states`` completed before ``before``."""

@@ -29,21 +29,26 @@ class ClaimedRecord(Protocol):
 def put_back(record: ClaimedRecord, now: datetime, *, rescue: bool) -> bool:
     """Return a claimed job to the queue, ending it if it must not run again.
 
-    A job whose cancellation was asked while it ran ends ``cancelled``; a graceful
-    release (``rescue=False``) gives the attempt back; a rescued job with no attempts
-    left is discarded as interrupted. Returns True if a failed attempt was recorded
+    A rescue (``rescue=True``: the run was interrupted) counts the attempt as failed and
+    records why, in ``errors`` and ``last_error``; a graceful release (``rescue=False``)
+    gives the attempt back and records nothing. Then a job whose cancellation was asked
+    while it ran ends ``cancelled``, a rescued job with no attempts left is discarded and
+    any other goes back to ``pending``. Returns True if a failed attempt was recorded
     (the backend counts it in ``failed_today``).
     """
+    if rescue:
+        record.record_failure(
+            f"interrupted: runtime {record.claimed_by} stopped while running attempt "
+            f"{record.attempts}",
+            now,
+        )
     if record.cancel_requested:
         record.finish(TaskState.CANCELLED, now)
-        return False
-    if not rescue:
-        record.attempts -= 1
-    elif record.attempts >= record.max_attempts:
-        message = f"interrupted: runtime {record.claimed_by} stopped while running attempt"
-        record.record_failure(f"{message} {record.attempts}", now)
+    elif rescue and record.attempts >= record.max_attempts:
         record.finish(TaskState.DISCARDED, now)
-        return True
-    record.state = TaskState.PENDING
-    record.claimed_by = None
-    return False
+    else:
+        if not rescue:
+            record.attempts -= 1
+        record.state = TaskState.PENDING
+        record.claimed_by = None
+    return rescue

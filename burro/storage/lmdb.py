@@ -18,6 +18,7 @@ start workers with the ``spawn`` method, or open the store after forking.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -278,7 +279,8 @@ class LmdbStorage:
         other orders read each matching record once.
         """
         start = max(offset, 0)
-        page = slice(start, start + max(limit, 0))
+        # islice refuses a stop beyond sys.maxsize; no store holds that many jobs anyway.
+        page = slice(start, min(start + max(limit, 0), sys.maxsize))
         return self._read(
             lambda txn: read.list_page(
                 txn, self._dbs, filters, page=page, sort_by=sort_by, descending=descending

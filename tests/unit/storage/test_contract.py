@@ -26,6 +26,7 @@ from burro.storage import (
     RuntimeInfo,
     Storage,
 )
+from burro.storage.base import SortField
 from tests.unit.storage.factories import (
     OTHER_RUNTIME,
     RUNTIME,
@@ -601,6 +602,46 @@ class TestRelease:
         assert released.attempts == 1
         assert claim_only(storage, job_id, at(2)).attempts == 2
 
+    def test_a_graceful_release_records_no_failure(self, storage: Storage) -> None:
+        job_id = job_in(storage, TaskState.RUNNING, max_attempts=3)
+        (released,) = storage.release(RUNTIME, None, at(1), rescue=False)
+        assert (released.errors, released.last_error) == ((), None)
+        assert get(storage, job_id) == released
+        assert nonzero(storage.failed_today(at(1))) == {}
+
+    def test_every_rescue_records_the_interrupted_attempt_as_a_failure(
+        self, storage: Storage
+    ) -> None:
+        """A rescue counts the attempt, so it is a failure like any other: one entry in
+        ``errors`` per interrupted attempt, the latest as ``last_error``."""
+        job_id = job_in(storage, TaskState.RUNNING, max_attempts=3)
+        (first,) = storage.release(RUNTIME, [job_id], at(1), rescue=True)
+        assert first.state is TaskState.PENDING
+        (entry,) = first.errors
+        assert (entry.attempt, entry.at) == (1, at(1))
+        assert "interrupted" in entry.error
+        assert RUNTIME in entry.error
+        assert first.last_error == entry.error
+        claim_only(storage, job_id, at(2), runtime=OTHER_RUNTIME)
+        (second,) = storage.release(OTHER_RUNTIME, None, at(3), rescue=True)
+        assert [(e.attempt, e.at) for e in second.errors] == [(1, at(1)), (2, at(3))]
+        assert second.last_error == second.errors[-1].error
+        assert OTHER_RUNTIME in second.last_error
+        assert get(storage, job_id) == second
+        assert nonzero(storage.failed_today(at(3))) == {"default": 2}
+
+    def test_a_rescued_job_whose_cancel_was_asked_ends_cancelled_with_the_interruption(
+        self, storage: Storage
+    ) -> None:
+        """As an attempt that fails after a cancel was asked: cancelled, failure recorded."""
+        job_id = job_in(storage, TaskState.RUNNING, max_attempts=3)
+        storage.cancel(job_id, "stop", at(1))
+        (released,) = storage.release(RUNTIME, None, at(2), rescue=True)
+        assert released.state is TaskState.CANCELLED
+        assert [entry.attempt for entry in released.errors] == [1]
+        assert released.last_error is not None
+        assert "interrupted" in released.last_error
+
     def test_a_rescue_of_the_last_attempt_discards_the_job(self, storage: Storage) -> None:
         """The discarded job records the interruption as a failed attempt, in ``errors`` too."""
         job_id = job_in(storage, TaskState.RUNNING, max_attempts=1)
@@ -767,6 +808,26 @@ class TestGetAndList:
         page, total = storage.list_jobs(ALL, offset=2, limit=3, sort_by="priority", descending=True)
         assert ids(page) == ids(whole)[2:5]
         assert total == 6
+
+    @pytest.mark.parametrize("sort_by", ["inserted_at", "scheduled_at", "priority"])
+    @pytest.mark.parametrize("descending", [False, True])
+    def test_any_offset_or_limit_reads_a_page(
+        self, storage: Storage, sort_by: SortField, descending: bool
+    ) -> None:
+        """Past the end a page is empty, however far (``page=2**62`` in the facade), and a
+        limit past the end stops there: never an error."""
+        job_ids = [insert(storage, at(n)) for n in range(3)]
+        order = job_ids[::-1] if descending else job_ids
+        for offset in (3, 2**62, 2**63, 2**64 + 1):
+            page = storage.list_jobs(
+                ALL, offset=offset, limit=2, sort_by=sort_by, descending=descending
+            )
+            assert page == ([], 3)
+        for limit in (2**63, 2**64 + 1):
+            jobs, total = storage.list_jobs(
+                ALL, offset=1, limit=limit, sort_by=sort_by, descending=descending
+            )
+            assert (ids(jobs), total) == (order[1:], 3)
 
 
 class TestCounts:
@@ -1052,6 +1113,10 @@ class TestRuntimes:
         rescued = storage.rescue_orphans(at(5))
         assert sorted(ids(rescued)) == sorted([held["stopped"], held["ghost"]])
         assert all(job.state is TaskState.PENDING and job.attempts == 1 for job in rescued)
+        for job in rescued:
+            assert [(entry.attempt, entry.at) for entry in job.errors] == [(1, at(5))]
+            assert job.last_error is not None
+            assert "interrupted" in job.last_error
         assert state_of(storage, held["alive"]) is TaskState.RUNNING
         assert storage.rescue_orphans(at(6)) == []
 
