@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import inspect
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal, NamedTuple
 
 import msgpack
@@ -22,6 +24,8 @@ _TRACEBACK_LINES = 30
 _ERROR_CHARS = 8_000
 #: The ints msgpack encodes.
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
+#: Result types that are never a generator or an awaitable.
+_PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 
 
 class Outcome(NamedTuple):
@@ -50,23 +54,86 @@ def execute(
     return _execute_with_timeout(target, args, context, timeout, abandoned)
 
 
-def call_worker(target: WorkerTarget, args: tuple[Any, ...]) -> Outcome:
-    """Call the worker and classify what it returned or raised."""
+def call_worker(
+    target: WorkerTarget, args: tuple[Any, ...], timeout: float | None = None
+) -> Outcome:
+    """Call the worker and classify what it returned or raised.
+
+    A coroutine it returns (an ``async def`` worker) is run to completion in this thread,
+    cancelled after ``timeout`` seconds.
+    """
     try:
         value = target.call(*args)
+        if type(value) not in _PLAIN_RESULTS and inspect.iscoroutine(value):
+            value = asyncio.run(_awaited(value, timeout))
     except TaskCancelled:
         return Outcome("cancelled")
+    except _AttemptTimedOut:
+        return timed_out(timeout or 0.0)
     except BaseException as exc:
         # Even KeyboardInterrupt or GeneratorExit: escaping a Pykka actor, they would stop
         # every actor of the process. Signals interrupt the main thread, never a job's.
         return failed_outcome(exc)
+    kind = type(value)
+    if kind in _PLAIN_RESULTS and kind is not tuple:  # most results: nothing more to check
+        return Outcome("completed", result=_storable(value))
+    return _returned_outcome(value)
+
+
+def _returned_outcome(value: Any) -> Outcome:
+    """The outcome of a worker that returned ``value``."""
     if isinstance(value, Failure):
         return Outcome(
             "failed", error=f"Failure: {_render(repr, value.reason)}", error_type="Failure"
         )
     if _is_error_pair(value):
         return Outcome("failed", error=f"error: {_render(repr, value[1])}", error_type="Failure")
+    if _never_ran(value):
+        return _unrun_outcome(value)
     return Outcome("completed", result=_storable(value))
+
+
+def timed_out(timeout: float) -> Outcome:
+    """The outcome of an attempt that ran over ``timeout_seconds``."""
+    message = f"TimeoutError: attempt exceeded timeout_seconds={timeout:g}"
+    return Outcome("failed", error=message, error_type="TimeoutError")
+
+
+class _AttemptTimedOut(Exception):
+    """The attempt's own deadline cancelled its coroutine (not a TimeoutError of the job)."""
+
+
+async def _awaited(coroutine: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
+    """Await ``coroutine``; past ``timeout`` it is cancelled, so its thread ends too."""
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await coroutine
+    except TimeoutError:
+        if deadline.expired():
+            raise _AttemptTimedOut from None
+        raise
+
+
+def _never_ran(value: Any) -> bool:
+    """Whether ``value`` is work deferred to its caller: a generator or an awaitable."""
+    if type(value) in _PLAIN_RESULTS:  # the usual results, without the ABC checks
+        return False
+    return inspect.isgenerator(value) or inspect.isasyncgen(value) or inspect.isawaitable(value)
+
+
+def _unrun_outcome(value: Any) -> Outcome:
+    """A job whose worker handed back a generator or awaitable did not do its work."""
+    # Closing one that never started runs none of its code, and silences Python's
+    # "coroutine ... was never awaited" warning.
+    if inspect.iscoroutine(value) and inspect.getcoroutinestate(value) == inspect.CORO_CREATED:
+        value.close()
+    kind = type(value).__name__
+    error = (
+        f"InvalidTaskError: the worker returned a {kind} object instead of running: burro "
+        "does not iterate generators or await anything but the coroutine of an async worker"
+    )
+    return Outcome("failed", error=error, error_type="InvalidTaskError")
 
 
 def failed_outcome(exc: BaseException) -> Outcome:
@@ -126,7 +193,7 @@ def _execute_with_timeout(
     def body() -> None:
         bind_task(context)
         try:
-            box.append(call_worker(target, args))
+            box.append(call_worker(target, args, timeout))
         finally:
             bind_task(None)
             done.set()
@@ -141,5 +208,4 @@ def _execute_with_timeout(
         return box[0]
     # Python cannot kill a thread: the slot is freed now and the thread is accounted for.
     abandoned.add(thread)
-    message = f"TimeoutError: attempt exceeded timeout_seconds={timeout:g}"
-    return Outcome("failed", error=message, error_type="TimeoutError")
+    return timed_out(timeout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
+import logging
 import sys
 import threading
 import types
@@ -26,6 +27,8 @@ __all__ = [
     "worker",
     "worker_path",
 ]
+
+logger = logging.getLogger("burro.workers")
 
 _MARK = "__burro_worker__"
 #: Options ``@burro.worker`` may set as defaults for its jobs (every job option but meta).
@@ -73,6 +76,7 @@ def worker(target: F | None = None, /, **options: Any) -> F | Callable[[F], F]:
     def mark(obj: F) -> F:
         if not (inspect.isfunction(obj) or inspect.isclass(obj)):
             raise InvalidTaskError(f"@burro.worker marks functions and classes, not {obj!r}")
+        _refuse_generator(obj, f"{obj.__module__}.{obj.__qualname__}")
         setattr(obj, _MARK, WorkerOptions(dict(options)))
         return obj
 
@@ -80,32 +84,174 @@ def worker(target: F | None = None, /, **options: Any) -> F | Callable[[F], F]:
 
 
 def worker_options(obj: object) -> dict[str, Any] | None:
-    """The options of a marked worker, or None if ``obj`` is not marked."""
-    marker = getattr(obj, _MARK, None)
+    """The options of a marked worker, or None if ``obj`` is not marked.
+
+    A class counts only if it was marked itself: a subclass inherits its base's mark as
+    an attribute, but nobody marked it.
+    """
+    marker = vars(obj).get(_MARK) if inspect.isclass(obj) else getattr(obj, _MARK, None)
     return marker.options if isinstance(marker, WorkerOptions) else None
+
+
+def _refuse_generator(obj: object, name: str) -> None:
+    """Generator functions return before their body runs: a job would "complete" unrun."""
+    if inspect.isgeneratorfunction(obj) or inspect.isasyncgenfunction(obj):
+        raise InvalidTaskError(
+            f"{name} is a generator function: a job runs its worker to completion and keeps "
+            "one return value (return a list instead of yielding)"
+        )
 
 
 def worker_path(worker_ref: object, function: str) -> tuple[str, str]:
     """Normalise what the caller named into ``("pkg.mod" | "pkg.mod:Class", function)``.
 
-    ``worker_ref`` may be a module, a class, a marked function (then ``function`` is its
-    name) or an import path string.
+    ``worker_ref`` may be a module, a class, a marked function or method (then
+    ``function`` is its name, or the default ``"perform"``) or an import path string.
+    An object must be what its path names, or another object would run in its place.
     """
     if isinstance(worker_ref, str):
-        if not worker_ref or worker_ref.count(":") > 1:
-            raise InvalidTaskError(
-                f"worker path {worker_ref!r} is not 'pkg.mod' or 'pkg.mod:Class'"
-            )
+        _split_worker_path(worker_ref)
         return worker_ref, function
     if isinstance(worker_ref, types.ModuleType):
-        return worker_ref.__name__, function
+        if sys.modules.get(worker_ref.__name__) is not worker_ref:
+            raise InvalidTaskError(f"module {worker_ref.__name__!r} is not in sys.modules")
+        return _importable_name(worker_ref, function), function
     if inspect.isclass(worker_ref):
-        return f"{worker_ref.__module__}:{worker_ref.__qualname__}", function
+        return _class_path(worker_ref), function
+    if inspect.ismethod(worker_ref):
+        return _classmethod_path(worker_ref, function)
     if inspect.isfunction(worker_ref):
-        return worker_ref.__module__, worker_ref.__name__
+        return _function_path(worker_ref, function)
     raise InvalidTaskError(
         f"worker must be a module, a class, a marked function or an import path, not {worker_ref!r}"
     )
+
+
+def _split_worker_path(worker: str) -> tuple[str, str]:
+    """``"pkg.mod:Class"`` as ``("pkg.mod", "Class")`` (``""`` without a class), or refused."""
+    module_name, colon, class_name = worker.partition(":")
+    if not _is_dotted_name(module_name) or (colon and not class_name.isidentifier()):
+        raise InvalidTaskError(
+            f"worker path {worker!r} is not 'pkg.mod' or 'pkg.mod:Class' (an absolute module "
+            "path, and a module-level class after the colon)"
+        )
+    return module_name, class_name
+
+
+def _is_dotted_name(name: str) -> bool:
+    return all(part.isidentifier() for part in name.split("."))
+
+
+def _home(obj: Any) -> types.ModuleType:
+    """The loaded module ``obj`` says it was defined in."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    if module is None:
+        raise InvalidTaskError(f"{obj!r} was not defined in a module loaded in this process")
+    return module
+
+
+#: Workers of a main script already warned about (see :func:`_importable_name`).
+_warned_main: set[str] = set()
+
+
+def _importable_name(module: types.ModuleType, what: str) -> str:
+    """The name another process imports ``module`` by, to run a job naming ``what`` in it.
+
+    A main module started with ``python -m pkg.app`` is stored as ``pkg.app``, which a
+    worker process (``burro run --app pkg.app``) can import. A script started as
+    ``python app.py`` has no such name: its jobs keep ``__main__``, which only a process
+    started from that same script can run, and that is said once per worker.
+    """
+    if module.__name__ != "__main__":
+        return module.__name__
+    name = getattr(getattr(module, "__spec__", None), "name", None)
+    if isinstance(name, str) and name != "__main__":
+        return name
+    if what not in _warned_main:
+        _warned_main.add(what)
+        logger.warning(
+            "worker %s is defined in the script run as __main__: its jobs run only in a "
+            "process started from that script, and any other process sharing the store "
+            "discards them; start the app with 'python -m' or define workers in a module",
+            what,
+        )
+    return "__main__"
+
+
+def _main_module_named(name: str) -> types.ModuleType | None:
+    """The main module, if it was started with ``python -m name`` (so not loaded as ``name``)."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) == name:
+        return main
+    return None
+
+
+def _class_path(cls: type) -> str:
+    module, name = _home(cls), cls.__qualname__
+    if not name.isidentifier() or getattr(module, name, None) is not cls:
+        raise InvalidTaskError(
+            f"class {module.__name__}.{name} is not its module's attribute {name!r} (a local, "
+            "nested or shadowed class): only a module-level class can be a worker"
+        )
+    return f"{_importable_name(module, name)}:{name}"
+
+
+def _function_path(fn: types.FunctionType, function: str) -> tuple[str, str]:
+    """A module-level function, or a method of a module-level class, by its qualname."""
+    owner, _, name = fn.__qualname__.rpartition(".")
+    module = _home(fn)
+    where = f"{module.__name__}.{fn.__qualname__}"
+    _check_function_name(where, name, function)
+    if "<" in fn.__qualname__:
+        raise InvalidTaskError(
+            f"{where} is a lambda or a local function: a stored job can only name a "
+            "module-level function or a method of a module-level class"
+        )
+    if not owner:
+        if getattr(module, name, None) is not fn:
+            raise InvalidTaskError(
+                f"{where} is not its module's attribute {name!r} (it was shadowed or deleted): "
+                "the job would run whatever that name holds"
+            )
+        return _importable_name(module, name), name
+    cls = getattr(module, owner, None) if owner.isidentifier() else None
+    if not inspect.isclass(cls) or _class_function(cls, name) is not fn:
+        raise InvalidTaskError(
+            f"{where} is not a method of a module-level class {owner!r} (nested or replaced); "
+            "pass the class and the method's name instead"
+        )
+    return f"{_importable_name(module, owner)}:{owner}", name
+
+
+def _classmethod_path(method: types.MethodType, function: str) -> tuple[str, str]:
+    """``Class.a_classmethod``: the class it is bound to, and the method's name."""
+    owner, name = method.__self__, method.__name__
+    if not inspect.isclass(owner):
+        raise InvalidTaskError(
+            f"{method!r} is bound to an instance, which a job cannot store: pass the class "
+            "and the method's name (burro makes a new instance per job)"
+        )
+    path = _class_path(owner)
+    _check_function_name(f"{path}.{name}", name, function)
+    found = inspect.getattr_static(owner, name, None)
+    if not (isinstance(found, classmethod) and found.__func__ is method.__func__):
+        raise InvalidTaskError(f"{method!r} is not a classmethod of {path}")
+    return path, name
+
+
+def _check_function_name(where: str, name: str, function: str) -> None:
+    """Naming a function object, ``function`` may only be its own name (or the default)."""
+    if function not in ("perform", name):
+        raise InvalidTaskError(
+            f"function {function!r} does not name {where}: when the worker is a function "
+            f"object, leave function out or pass {name!r}"
+        )
+
+
+def _class_function(cls: type, name: str) -> object:
+    """The function ``cls`` holds as ``name`` (a staticmethod unwrapped), running no code."""
+    found = inspect.getattr_static(cls, name, None)
+    return found.__func__ if isinstance(found, staticmethod) else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,14 +294,23 @@ class WorkerResolver:
         return self._module_allowed(getattr(target, "__module__", None) or "")
 
     def _resolve_uncached(self, worker: str, function: str, *, may_import: bool) -> WorkerTarget:
-        module_name, _, class_name = worker.partition(":")
+        module_name, class_name = _split_worker_path(worker)
         module = self._load_module(module_name, may_import=may_import)
-        if class_name:
-            return self._resolve_method(module, class_name, function, worker)
-        return self._resolve_function(module, function, worker)
+        try:
+            if class_name:
+                return self._resolve_method(module, class_name, function, worker)
+            return self._resolve_function(module, function, worker)
+        except InvalidTaskError:
+            raise
+        except Exception as exc:
+            # A module's ``__getattr__`` or a metaclass may raise anything: the job is
+            # refused with the cause, the actor resolving it lives on.
+            raise InvalidTaskError(
+                f"{worker}:{function} cannot be resolved: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _load_module(self, module_name: str, *, may_import: bool) -> types.ModuleType:
-        module = sys.modules.get(module_name)
+        module = sys.modules.get(module_name) or _main_module_named(module_name)
         if module is not None:
             return module
         if not (may_import or self._module_allowed(module_name)):
@@ -165,16 +320,20 @@ class WorkerResolver:
             )
         try:
             return importlib.import_module(module_name)
-        except ImportError as exc:
+        except BaseException as exc:
+            # Whatever the module raises (SyntaxError, RuntimeError, SystemExit…) names a
+            # worker that cannot run; only a real Ctrl-C of the main thread goes through.
+            if isinstance(exc, KeyboardInterrupt) and _in_main_thread():
+                raise
             raise InvalidTaskError(
-                f"worker module {module_name!r} cannot be imported: {exc}"
+                f"worker module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}"
             ) from exc
 
     def _resolve_function(
         self, module: types.ModuleType, function: str, worker: str
     ) -> WorkerTarget:
         target = getattr(module, function, None) if _is_public(function) else None
-        if target is None or not callable(target):
+        if target is None or not callable(target) or inspect.isclass(target):
             raise InvalidTaskError(f"{worker!r} has no public function {function!r}")
         options = worker_options(target)
         if options is None and not (inspect.isfunction(target) and self._lives_in_allowed(target)):
@@ -182,6 +341,7 @@ class WorkerResolver:
                 f"{worker}:{function} is not marked with @burro.worker and is not defined in a "
                 "module allowed by allowed_worker_modules"
             )
+        _refuse_generator(target, f"{worker}:{function}")
         return WorkerTarget(target, dict(options or {}))
 
     def _resolve_method(
@@ -193,10 +353,11 @@ class WorkerResolver:
         options = worker_options(cls)
         if options is None and not self._lives_in_allowed(cls):
             raise InvalidTaskError(
-                f"class {worker!r} is not marked with @burro.worker and is not defined in a "
-                "module allowed by allowed_worker_modules"
+                f"class {worker!r} is not marked with @burro.worker itself and is not defined "
+                "in a module allowed by allowed_worker_modules"
             )
-        method = inspect.getattr_static(cls, function, None) if _is_public(function) else None
+        found = inspect.getattr_static(cls, function, None) if _is_public(function) else None
+        method = found.__func__ if isinstance(found, (staticmethod, classmethod)) else found
         if not inspect.isfunction(method):
             raise InvalidTaskError(f"{worker!r} has no public method {function!r}")
         # An allowed class admits the methods defined in allowed modules, not the ones it
@@ -207,11 +368,19 @@ class WorkerResolver:
                 f"{worker}.{function} is not marked with @burro.worker and is defined in "
                 f"{method.__module__!r}, a module allowed_worker_modules does not allow"
             )
-        return WorkerTarget(_method_caller(cls, function), dict(options or {}))
+        _refuse_generator(method, f"{worker}.{function}")
+        # A staticmethod runs without an instance, a classmethod with the class.
+        per_instance = found is method
+        call = _method_caller(cls, function) if per_instance else _class_caller(cls, function)
+        return WorkerTarget(call, dict(options or {}))
 
 
 def _is_public(name: str) -> bool:
     return bool(name) and name.isidentifier() and not name.startswith("_")
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _method_caller(cls: type, function: str) -> Callable[..., Any]:
@@ -219,6 +388,16 @@ def _method_caller(cls: type, function: str) -> Callable[..., Any]:
 
     def call(*args: Any) -> Any:
         return getattr(cls(), function)(*args)
+
+    call.__qualname__ = f"{cls.__qualname__}.{function}"
+    return call
+
+
+def _class_caller(cls: type, function: str) -> Callable[..., Any]:
+    """A callable that calls a staticmethod or classmethod of ``cls``, with no instance."""
+
+    def call(*args: Any) -> Any:
+        return getattr(cls, function)(*args)
 
     call.__qualname__ = f"{cls.__qualname__}.{function}"
     return call
