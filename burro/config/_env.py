@@ -3,10 +3,15 @@
 ``BURRO_<KEY>`` sets a top-level key; a double underscore goes one table down:
 ``BURRO_CLEANUP__INTERVAL_SECONDS``, ``BURRO_QUEUES__EMAILS__CONCURRENCY`` (queue names
 are read in lower case). ``BURRO_CONFIG`` names the TOML file to load.
+
+A list is written as a TOML array (``BURRO_ALLOWED_WORKER_MODULES='["app.*", "jobs"]'``)
+or, more shortly, as items separated by commas; the items of ``redact_patterns``,
+regular expressions, which often hold commas (``\\d{13,19}``), are separated by new lines.
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from typing import Any, get_origin
 
@@ -28,6 +33,8 @@ __all__ = ["CONFIG_FILE_VARIABLE", "ENV_PREFIX", "environment_table"]
 ENV_PREFIX = "BURRO_"
 CONFIG_FILE_VARIABLE = "BURRO_CONFIG"
 _NESTING = "__"
+#: Lists whose items may hold commas: one item per line unless written as a TOML array.
+_ITEMS_PER_LINE = frozenset({"redact_patterns"})
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -43,7 +50,7 @@ def environment_table(env: Mapping[str, str]) -> dict[str, Any]:
 def _variable_table(variable: str, text: str) -> dict[str, Any]:
     path, key = _locate(variable)
     try:
-        value = parse_text(text, key.hint)
+        value = parse_text(text, key.hint, "\n" if key.name in _ITEMS_PER_LINE else ",")
     except InvalidValue as exc:
         raise ConfigError(f"environment variable {variable}: {exc}") from None
     table: dict[str, Any] = {key.name: value}
@@ -91,8 +98,11 @@ def _variable_name(path: list[str]) -> str:
     return ENV_PREFIX + _NESTING.join(path).upper()
 
 
-def parse_text(text: str, hint: Any) -> object:
-    """The value of type ``hint`` written as ``text`` in an environment variable."""
+def parse_text(text: str, hint: Any, separator: str = ",") -> object:
+    """The value of type ``hint`` written as ``text`` in an environment variable.
+
+    ``separator`` splits a list not written as a TOML array.
+    """
     hint, optional = optional_inner(hint)
     if optional and not text.strip():
         return None
@@ -103,8 +113,20 @@ def parse_text(text: str, hint: Any) -> object:
     if hint is float:
         return _parse_number(text, float, "a number")
     if get_origin(hint) is tuple:
-        return tuple(item.strip() for item in text.split(",") if item.strip())
+        return _parse_list(text, separator)
     return text  # strings, paths and choices are checked as written
+
+
+def _parse_list(text: str, separator: str) -> tuple[str, ...]:
+    if not text.strip().startswith("["):
+        return tuple(item.strip() for item in text.split(separator) if item.strip())
+    try:
+        items = tomllib.loads(f"items = {text}")["items"]
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValue(f"not a TOML array: {exc}") from None
+    if not all(isinstance(item, str) for item in items):
+        raise InvalidValue(f"expected an array of strings, got {text!r}")
+    return tuple(items)
 
 
 def _parse_bool(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from burro.config import QueueConfig, load_config
+from burro.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,29 @@ def test_worker_modules_are_comma_separated() -> None:
 
 def test_empty_worker_modules_is_an_empty_list() -> None:
     assert load_config(env={"BURRO_ALLOWED_WORKER_MODULES": ""}).allowed_worker_modules == ()
+
+
+def test_a_list_may_be_written_as_a_toml_array() -> None:
+    env = {"BURRO_ALLOWED_WORKER_MODULES": '["app.jobs", "app,odd"]'}
+    assert load_config(env=env).allowed_worker_modules == ("app.jobs", "app,odd")
+
+
+@pytest.mark.parametrize("text", ['["app.jobs", 3]', '["app.jobs"'])
+def test_a_bad_toml_array_is_refused_naming_the_variable(text: str) -> None:
+    with pytest.raises(ConfigError, match="BURRO_ALLOWED_WORKER_MODULES"):
+        load_config(env={"BURRO_ALLOWED_WORKER_MODULES": text})
+
+
+def test_redact_patterns_keep_their_commas_one_pattern_per_line() -> None:
+    env = {"BURRO_REDACT_PATTERNS": "\\b\\d{13,19}\\b\n[\\w.+-]+@[\\w-]+\\.\\w+\n"}
+    patterns = load_config(env=env).redact_patterns
+    assert patterns == ("\\b\\d{13,19}\\b", "[\\w.+-]+@[\\w-]+\\.\\w+")
+    assert re.search(patterns[0], "card 4111111111111111 declined")
+
+
+def test_redact_patterns_may_be_a_toml_array() -> None:
+    env = {"BURRO_REDACT_PATTERNS": "['\\b\\d{13,19}\\b', 'secret']"}
+    assert load_config(env=env).redact_patterns == ("\\b\\d{13,19}\\b", "secret")
 
 
 def test_nested_keys_use_a_double_underscore() -> None:
