@@ -78,7 +78,7 @@ def enqueue(
     add_working_directory()
     options = {"queue": queue, "priority": priority, "max_attempts": max_attempts}
     given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    with open_store(store, must_exist=False) as manager:
+    with open_store(store, may_create=True) as manager:
         if scheduled_in is None:
             task_id = manager.enqueue_task(worker, function, arguments, **given)
         else:

@@ -75,6 +75,10 @@ def import_apps(modules: tuple[str, ...]) -> None:
             importlib.import_module(name)
         except ImportError as exc:
             raise CliError(f"cannot import app module {name!r}: {exc}") from None
+        except Exception as exc:  # the module itself failed: a bug in it, or bad input
+            raise CliError(
+                f"app module {name!r} failed on import: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 @click.command()

@@ -192,25 +192,33 @@ def load_settings(store: StoreOptions) -> Config:
     return load_config(store.config, **overrides)
 
 
-def require_store(config: Config) -> None:
-    """Refuse a data directory that holds no store (inspection never creates one)."""
-    if config.backend != "lmdb" or not config.enabled:
-        return
+def require_store(config: Config, *, may_create: bool = False) -> None:
+    """Refuse a store these commands cannot work on: none there, or none kept at all.
+
+    They never create a missing data directory (a mistyped ``--data-dir`` would send an
+    enqueue where no runtime looks); ``may_create`` (``burro enqueue``) lets them create
+    the store in an existing, empty one.
+    """
+    if not config.enabled or config.backend != "lmdb":
+        what = "enabled = false" if not config.enabled else f"backend = {config.backend!r}"
+        raise CliError(f"this configuration ({what}) keeps no store for the command to work on")
     data_dir = Path(config.data_dir).expanduser()
     if not data_dir.is_dir():
         raise CliError(f"data directory {data_dir} does not exist")
-    if not (data_dir / _LMDB_DATA_FILE).is_file():
+    if not may_create and not (data_dir / _LMDB_DATA_FILE).is_file():
         raise CliError(f"data directory {data_dir} holds no burro store")
 
 
 @contextmanager
-def open_store(store: StoreOptions, *, must_exist: bool = True) -> Iterator[BackgroundTaskManager]:
-    """A facade on the store that runs no queue, so it never claims a live runtime's jobs."""
+def open_store(store: StoreOptions, *, may_create: bool = False) -> Iterator[BackgroundTaskManager]:
+    """A facade on the store that runs no queue, so it never claims a live runtime's jobs.
+
+    ``may_create``: see :func:`require_store`.
+    """
     from burro.facade.manager import connect
 
     config = load_settings(store)
-    if must_exist:
-        require_store(config)
+    require_store(config, may_create=may_create)
     manager = connect(config)
     try:
         yield manager

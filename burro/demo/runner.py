@@ -103,6 +103,9 @@ def _demo_runtime(
     paths: DemoPaths, tracer_provider: TracerProvider | None = None
 ) -> Iterator[BackgroundTaskManager]:
     manager = start(
+        # The demo is about the embedded store, whatever BURRO_BACKEND/BURRO_ENABLED say.
+        backend="lmdb",
+        enabled=True,
         data_dir=paths.data_dir,
         queues=DEMO_QUEUES,
         default_queue_name="emails",

@@ -80,6 +80,7 @@ def test_unknown_task_exits_1(existing: Store, args: list[str]) -> None:
         ["retry", "--all-discarded"],
         ["cleanup", "--dry-run"],
         ["cron", "cancel", "nightly"],
+        ["enqueue", WORKERS, "add", "[1, 2]"],
     ],
 )
 def test_a_missing_data_directory_is_not_created(store: Store, args: list[str]) -> None:
@@ -94,6 +95,38 @@ def test_a_directory_without_a_store_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "holds no burro store" in one_error_line(result)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_enqueue_creates_the_store_in_an_existing_empty_directory(tmp_path: Path) -> None:
+    result = burro_cli("enqueue", WORKERS, "add", "[1, 2]", "--data-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    with burro.connect(data_dir=tmp_path) as manager:
+        [task], _ = manager.list_tasks()
+    assert (task.function, task.args) == ("add", (1, 2))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "what"),
+    [
+        ("BURRO_BACKEND", "memory", "backend = 'memory'"),
+        ("BURRO_BACKEND", "noop", "backend = 'noop'"),
+        ("BURRO_ENABLED", "false", "enabled = false"),
+    ],
+)
+@pytest.mark.parametrize("args", [["enqueue", WORKERS, "add", "[1, 2]"], ["list"]])
+def test_a_configuration_that_keeps_no_store_is_refused(
+    existing: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    what: str,
+    args: list[str],
+) -> None:
+    """An enqueue there would be dropped, and a listing would show nothing."""
+    monkeypatch.setenv(variable, value)
+    result = burro_cli(*args, *existing.args)
+    assert result.exit_code == 2, result.output
+    assert f"({what}) keeps no store" in one_error_line(result)
 
 
 def test_config_errors_exit_2(tmp_path: Path, existing: Store) -> None:

@@ -30,6 +30,7 @@ def test_enqueue_runs_in_the_runtime_process(store: Store, runtime_process: Runt
 
 
 def test_enqueue_options_reach_the_stored_task(store: Store) -> None:
+    store.data_dir.mkdir()  # enqueue creates a store, never its directory
     before = datetime.now(UTC)
     task = burro_json(
         "enqueue", WORKERS, "add", "[1, 2]",
@@ -47,6 +48,7 @@ def test_enqueue_options_reach_the_stored_task(store: Store) -> None:
 
 
 def test_cancel_a_waiting_task(store: Store) -> None:
+    store.data_dir.mkdir()
     task = burro_json("enqueue", WORKERS, "add", "[1, 2]", "--scheduled-in", "60", *store.args)
     assert burro_json("cancel", task["id"], "--reason", "not needed", *store.args) == {
         "id": task["id"],

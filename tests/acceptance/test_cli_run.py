@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.acceptance.cli_runner import (
     REPO_ROOT,
     WORKERS,
@@ -73,6 +75,26 @@ def test_an_unknown_app_module_is_bad_input(store: Store) -> None:
     result = burro_cli("run", "--app", "no_such_package.workers", *store.args)
     assert result.exit_code == 2
     assert "cannot import app module 'no_such_package.workers'" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("raise RuntimeError('no DATABASE_URL')\n", "RuntimeError: no DATABASE_URL"),
+        ("def broken(:\n", "SyntaxError: "),
+    ],
+)
+def test_an_app_module_failing_on_import_is_bad_input(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, error: str
+) -> None:
+    name = f"failing_app_{abs(hash(source))}"
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = burro_cli("run", "--app", name, *store.args)
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert f"app module {name!r} failed on import: {error}" in line
 
 
 def test_python_dash_m_burro_is_the_same_command() -> None:

@@ -52,6 +52,20 @@ def _parse(path: Path) -> email.message.EmailMessage:
     return message
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"), [("BURRO_BACKEND", "memory"), ("BURRO_ENABLED", "0")]
+)
+def test_the_demo_keeps_its_jobs_in_lmdb_whatever_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    data_dir = tmp_path / "demo"
+    result = burro_cli("demo", "--data-dir", data_dir)
+    assert result.exit_code == 0, result.output
+    monkeypatch.delenv(variable)
+    assert len(burro_json("list", "--data-dir", data_dir, "--per-page", "100")["tasks"]) > 10
+
+
 def test_the_demo_wants_a_fresh_directory(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     result = burro_cli("demo", "--data-dir", tmp_path)
