@@ -13,6 +13,8 @@ Start it in your application's ``main``::
 
 from __future__ import annotations
 
+# ``burro.testing`` too, so that ``burro.testing.drain(...)`` works after ``import burro``.
+from burro import testing
 from burro.config import Config
 from burro.errors import (
     BurroError,
@@ -59,5 +61,6 @@ __all__ = [
     "connect",
     "current_task",
     "start",
+    "testing",
     "worker",
 ]
