@@ -348,4 +348,11 @@ def _child_node(view: ChildView) -> dict[str, Any]:
     alive = _is_alive(view)
     if alive and view.lifeline is not None and view.lifeline.subtree is not None:
         return view.lifeline.subtree()
-    return {"name": view.id, "restarts": view.restarts, "alive": alive, "children": []}
+    # Every node has the same keys: an actor (or a supervisor not running) has no strategy.
+    return {
+        "name": view.id,
+        "strategy": None,
+        "restarts": view.restarts,
+        "alive": alive,
+        "children": [],
+    }

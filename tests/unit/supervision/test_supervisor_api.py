@@ -145,13 +145,15 @@ def test_tree_nests_supervisors_and_counts_restarts() -> None:
         "restarts": 1,
         "alive": True,
         "children": [
-            {"name": "a", "restarts": 1, "alive": False, "children": []},
+            {"name": "a", "strategy": None, "restarts": 1, "alive": False, "children": []},
             {
                 "name": "mid",
                 "strategy": "one_for_one",
                 "restarts": 0,
                 "alive": True,
-                "children": [{"name": "leaf", "restarts": 0, "alive": True, "children": []}],
+                "children": [
+                    {"name": "leaf", "strategy": None, "restarts": 0, "alive": True, "children": []}
+                ],
             },
         ],
     }
