@@ -6,6 +6,7 @@ to the actor tree (which runs the work). It mirrors ``Deeper_Hub.Core.Background
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import pykka
 
@@ -26,7 +27,13 @@ from burro.actors._hub import QueueHub
 from burro.actors.cleanup import sweep_finished
 from burro.clock import Clock, SystemClock
 from burro.config import Config, load_config
-from burro.errors import InvalidTaskError, RuntimeNotRunning, StorageError, TaskNotFound
+from burro.errors import (
+    ConfigError,
+    InvalidTaskError,
+    RuntimeNotRunning,
+    StorageError,
+    TaskNotFound,
+)
 from burro.facade._validate import (
     JobRequest,
     JobTemplates,
@@ -116,6 +123,36 @@ def connect(
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
     )
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _not_after_stop(
+    method: Callable[Concatenate[BackgroundTaskManager, _P], _R],
+) -> Callable[Concatenate[BackgroundTaskManager, _P], _R]:
+    """A facade call that finds the store closed by a concurrent ``stop()`` raises
+    :class:`RuntimeNotRunning`, as it would have a moment later, not :class:`StorageError`."""
+
+    @functools.wraps(method)
+    def call(self: BackgroundTaskManager, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except StorageError as error:
+            self._require_running_after(error)
+            raise
+
+    return call
+
+
+def _deadline_of(timeout: float | None) -> float:
+    """The monotonic time by which :meth:`BackgroundTaskManager.stop` stops waiting."""
+    if timeout is None:
+        return math.inf
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ConfigError(f"stop timeout must be seconds >= 0 or None, not {timeout!r}")
+    return time.monotonic() + timeout
 
 
 class BackgroundTaskManager:
@@ -210,16 +247,18 @@ class BackgroundTaskManager:
     ) -> None:
         self.stop()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float | None = 30.0) -> None:
         """Stop claiming, let running jobs finish up to ``timeout`` seconds, release the rest.
+
+        ``timeout=None`` waits for the running jobs however long they take.
 
         Idempotent. Jobs still running at the deadline go back to ``pending`` (their
         attempt given back) so another runtime, or the next start, runs them. Called
         again while a stop is waiting (a second Ctrl-C), it moves that deadline nearer
         and returns at once.
         """
+        deadline = _deadline_of(timeout)
         with self._phase_lock:
-            deadline = time.monotonic() + timeout
             if self._phase is _Phase.STOPPING:
                 self._stop_deadline = min(self._stop_deadline, deadline)
                 self._ctx.notify_activity()
@@ -300,6 +339,12 @@ class BackgroundTaskManager:
         if phase is not _Phase.RUNNING:
             raise RuntimeNotRunning(f"the burro runtime is {phase.value}")
 
+    def _require_running_after(self, error: StorageError) -> None:
+        """A call that met ``error`` because :meth:`stop` closed the store under it."""
+        phase = self._phase
+        if phase is not _Phase.RUNNING:
+            raise RuntimeNotRunning(f"the burro runtime is {phase.value}") from error
+
     # -- enqueueing ----------------------------------------------------------------
     def enqueue_task(
         self,
@@ -348,9 +393,14 @@ class BackgroundTaskManager:
         request = JobRequest(worker, function, args, options, when)
         return self._insert(lambda: build_job(request, self.config, self._resolver))
 
+    @_not_after_stop
     def enqueue_many(self, tasks: Iterable[Mapping[str, Any]]) -> list[str]:
         """Store many jobs in one transaction (all or none); returns their ids in order."""
         self._require_running()
+        if isinstance(tasks, (str, bytes, Mapping)) or not isinstance(tasks, Iterable):
+            raise InvalidTaskError(
+                f"enqueue_many takes an iterable of task mappings, not {type(tasks).__name__}"
+            )
         templates = JobTemplates(self.config, self._resolver)
         jobs = [templates.build(task, index) for index, task in enumerate(tasks)]
         with self._ctx.reporter.enqueueing(jobs) as enqueue:
@@ -361,13 +411,17 @@ class BackgroundTaskManager:
 
     def _insert(self, build: Callable[[], NewJob]) -> str:
         self._require_running()
-        with self._ctx.turn:
-            job = build()
-            with self._ctx.reporter.enqueueing((job,)) as enqueue:
-                inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
-                enqueue.stored((inserted,))
-            if inserted.created:
-                self._after_insert([job], [inserted.id])
+        try:
+            with self._ctx.turn:
+                job = build()
+                with self._ctx.reporter.enqueueing((job,)) as enqueue:
+                    inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
+                    enqueue.stored((inserted,))
+                if inserted.created:
+                    self._after_insert([job], [inserted.id])
+        except StorageError as error:
+            self._require_running_after(error)
+            raise
         return inserted.id
 
     def _after_insert(self, jobs: Sequence[NewJob], ids: Sequence[str]) -> None:
@@ -380,8 +434,10 @@ class BackgroundTaskManager:
             self._ctx.hubs[name].inserted()
 
     # -- recurring tasks -----------------------------------------------------------
+    @_not_after_stop
     def schedule_recurring_task(
         self,
+        /,
         task_name_id: str,
         worker: object,
         function: str,
@@ -421,12 +477,14 @@ class BackgroundTaskManager:
             self._ctx.wake_scheduler()
         return record.name
 
+    @_not_after_stop
     def cancel_recurring_task(self, task_name_id: str) -> None:
         """Stop all future fires of a recurring task (jobs already enqueued are kept)."""
         self._require_running()
         if not isinstance(task_name_id, str) or not self._storage.delete_recurring(task_name_id):
             raise TaskNotFound(f"no recurring task {task_name_id!r}")
 
+    @_not_after_stop
     def list_recurring_tasks(self) -> list[RecurringTask]:
         """Every recurring task, by name, with its next fire time."""
         self._require_running()
@@ -437,6 +495,7 @@ class BackgroundTaskManager:
         """Cancel a task: it never runs if it has not started; a running one is told to stop."""
         self._cancel_task(task_id, reason)
 
+    @_not_after_stop
     def _cancel_task(self, task_id: str, reason: str | None) -> TaskState | None:
         """:meth:`cancel_task`, telling the state this call left the task in.
 
@@ -459,6 +518,7 @@ class BackgroundTaskManager:
             self._ctx.notify_activity()
         return job.state
 
+    @_not_after_stop
     def retry_task(self, task_id: str) -> None:
         """Put a discarded or cancelled task back to ``pending`` (dead-letter replay)."""
         self._require_running()
@@ -470,6 +530,7 @@ class BackgroundTaskManager:
             if hub is not None:
                 hub.wake()
 
+    @_not_after_stop
     def cleanup_old_tasks(
         self,
         *,
@@ -491,6 +552,7 @@ class BackgroundTaskManager:
         return removed
 
     # -- reading -------------------------------------------------------------------
+    @_not_after_stop
     def get_task_status(self, task_id: str) -> TaskStatus:
         """The stored state of one task."""
         self._require_running()
@@ -499,6 +561,7 @@ class BackgroundTaskManager:
             raise TaskNotFound(f"no task {task_id!r}")
         return TaskStatus.from_job(job)
 
+    @_not_after_stop
     def list_tasks(
         self,
         *,
@@ -525,6 +588,7 @@ class BackgroundTaskManager:
         pages = math.ceil(total / per_page) if total else 0
         return [TaskStatus.from_job(j) for j in jobs], Pagination(total, pages, page, per_page)
 
+    @_not_after_stop
     def get_statistics(self) -> dict[str, Any]:
         """Per-queue counts by state plus ``failed_today``, and a summary of the workers."""
         self._require_running()

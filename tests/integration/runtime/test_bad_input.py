@@ -60,6 +60,11 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
             "unknown option",
         ),
         (lambda m: m.enqueue_many([{"function": "record"}]), "'worker'"),
+        (lambda m: m.enqueue_many(None), "iterable of task mappings, not NoneType"),
+        (
+            lambda m: m.enqueue_many({"worker": workers.record, "args": [1]}),
+            "iterable of task mappings, not dict",
+        ),
         (lambda m: m.list_tasks(status="sleeping"), "unknown status"),
         (lambda m: m.list_tasks(status=5), "status"),
         (lambda m: m.list_tasks(sort_by="args"), "sort_by"),

@@ -195,3 +195,60 @@ def test_the_longest_intervals_and_retry_cap_the_config_accepts_run(
     assert status.attempted_at is not None
     assert status.scheduled_at - status.attempted_at >= timedelta(seconds=longest)
     assert manager.health()["status"] == "ok"
+
+
+def test_stop_without_a_timeout_waits_for_the_running_job(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    task_id = manager.enqueue_task(workers.blocks, args=["long"])
+    assert recorder.started.wait(10)
+    stopper = threading.Thread(target=manager.stop, kwargs={"timeout": None})
+    stopper.start()
+    wait_until(lambda: not manager.running)
+    recorder.gate.set()  # the job finishes however long it took; stop then returns
+    stopper.join(10)
+    assert not stopper.is_alive()
+    with burro.connect(data_dir=manager.config.data_dir) as reader:
+        assert reader.get_task_status(task_id).status is TaskState.COMPLETED
+
+
+@pytest.mark.parametrize("timeout", [-1, float("nan"), "30", True])
+def test_a_bad_stop_timeout_is_refused_and_the_runtime_keeps_running(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder, timeout: object
+) -> None:
+    with pytest.raises(burro.ConfigError, match="stop timeout"):
+        manager.stop(timeout=timeout)  # type: ignore[arg-type]
+    assert manager.running
+    manager.enqueue_task(workers.record, args=["still running"])
+    recorder.wait_for(lambda: recorder.runs["still running"] == 1)
+
+
+def test_a_call_meeting_a_concurrent_stop_raises_runtime_not_running(
+    manager: burro.BackgroundTaskManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = manager._storage
+    entered, closed = threading.Event(), threading.Event()
+    real_get = storage.get
+
+    def get_once_the_store_closes(task_id: str) -> object:
+        entered.set()
+        assert closed.wait(10)
+        return real_get(task_id)
+
+    monkeypatch.setattr(storage, "get", get_once_the_store_closes)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            manager.get_task_status("0000000000000001")
+        except BaseException as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert entered.wait(10)  # the call passed its running check
+    manager.stop(timeout=5)  # and the store closes under it
+    closed.set()
+    reader.join(10)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], burro.RuntimeNotRunning), outcome
