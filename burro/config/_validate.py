@@ -144,7 +144,13 @@ def _config_class(hint: Any) -> type | None:
 
 def closest(name: object, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``name``, if any is close enough to be a likely typo."""
-    matches = difflib.get_close_matches(str(name), list(candidates), n=1)
+    text, options = str(name), list(candidates)
+    for option in options:  # the key in another case (DATA_DIR)
+        if option.lower() == text.lower():
+            return option
+    if f"default_{text}" in options:  # a job option, whose default is default_<option>
+        return f"default_{text}"
+    matches = difflib.get_close_matches(text, options, n=1)
     return matches[0] if matches else None
 
 
@@ -171,8 +177,21 @@ def _known(keys: Mapping[str, Key], name: object, path: tuple[str, ...]) -> Key:
     if isinstance(name, str) and name in keys:
         return keys[name]
     match = closest(name, keys)
-    advice = f"did you mean {match!r}?" if match else "valid keys are " + ", ".join(map(repr, keys))
+    if match is not None:
+        advice = f"did you mean {match!r}?"
+    else:
+        advice = _home_table(keys, name, path) or "valid keys are " + ", ".join(map(repr, keys))
     raise ConfigError(f"unknown key {name!r} in {label(path)}: {advice}")
+
+
+def _home_table(keys: Mapping[str, Key], name: object, path: tuple[str, ...]) -> str | None:
+    """Where a key of a table one level down belongs (``concurrency``: a queue's table)."""
+    for key in keys.values():
+        if key.table is not None and name in keys_of(key.table):
+            return f"it belongs in {label((*path, key.name))}"
+        if key.entries is not None and name in keys_of(key.entries):
+            return f"it belongs in each table under {label((*path, key.name))}"
+    return None
 
 
 def _check_entry(key: Key, value: object, path: tuple[str, ...]) -> object:

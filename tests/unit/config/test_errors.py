@@ -40,6 +40,20 @@ def load_raises(message: str, *args: Any, env: dict[str, str] | None = None, **k
             "did you mean 'retention_days_completed'?",
         ),
         ({"zzz": 1}, "unknown key 'zzz' in [burro]: valid keys are 'enabled', 'backend'"),
+        ({"DATA_DIR": "x"}, "unknown key 'DATA_DIR' in [burro]: did you mean 'data_dir'?"),
+        (
+            {"retry_delay_seconds": 5},
+            "unknown key 'retry_delay_seconds' in [burro]: "
+            "did you mean 'default_retry_delay_seconds'?",
+        ),
+        (
+            {"retention_days_completed": 3},
+            "unknown key 'retention_days_completed' in [burro]: it belongs in [burro.cleanup]",
+        ),
+        (
+            {"concurrency": 3},
+            "unknown key 'concurrency' in [burro]: it belongs in each table under [burro.queues]",
+        ),
     ],
 )
 def test_unknown_key_names_the_closest_valid_key(table: dict[str, Any], message: str) -> None:
