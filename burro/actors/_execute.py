@@ -87,7 +87,8 @@ def _returned_outcome(value: Any) -> Outcome:
             "failed", error=f"Failure: {_render(repr, value.reason)}", error_type="Failure"
         )
     if _is_error_pair(value):
-        return Outcome("failed", error=f"error: {_render(repr, value[1])}", error_type="Failure")
+        # Its type is the tuple's tag: shown as "error: 'reason'", as it is stored.
+        return Outcome("failed", error=f"error: {_render(repr, value[1])}", error_type="error")
     if _never_ran(value):
         return _unrun_outcome(value)
     return Outcome("completed", result=_storable(value))

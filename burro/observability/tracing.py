@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JobTracer", "ProcessSpan"]
 
+#: The error types of attempts that failed by returning, not raising.
+_RETURNED_FAILURES = frozenset({"Failure", "error"})
+
 MESSAGING_SYSTEM = "burro"
 _ROOT = Context()
 
@@ -153,7 +156,8 @@ class JobTracer:
     def _failed(self, span: Span, outcome: Outcome) -> None:
         report = self._redactor.error(outcome.error, outcome.error_type)
         span.set_attribute("error.type", report.type)
-        if report.type != "Failure":  # a returned Failure is an outcome, not an exception
+        # A returned Failure or ("error", reason) is an outcome, not an exception.
+        if report.type not in _RETURNED_FAILURES:
             attributes = {"exception.type": report.type, "exception.message": report.message}
             if report.stacktrace:
                 attributes["exception.stacktrace"] = report.stacktrace

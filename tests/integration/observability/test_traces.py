@@ -166,6 +166,7 @@ def test_a_discarded_job_and_a_returned_failure_end_in_error(
     manager = start_manager()
     manager.enqueue_task(workers.always_fails, args=["x"], max_attempts=1)
     manager.enqueue_task(workers.returns_failure, args=["y"], max_attempts=1)
+    manager.enqueue_task(workers.returns_error_tuple, args=["z"], max_attempts=1)
     drain(manager)
     manager.stop()
 
@@ -181,6 +182,10 @@ def test_a_discarded_job_and_a_returned_failure_end_in_error(
     assert failure.status.status_code is StatusCode.ERROR
     assert (failure.attributes or {})["error.type"] == "Failure"
     assert failure.events == ()  # a returned Failure is not an exception
+    error_pair = spans[f"{WORKERS}.returns_error_tuple"]
+    assert error_pair.status.status_code is StatusCode.ERROR
+    assert error_pair.status.description == "error: 'nope'"
+    assert error_pair.events == ()  # nor is a returned ("error", reason)
 
 
 def test_a_batch_enqueue_is_one_producer_span_parent_of_every_job(

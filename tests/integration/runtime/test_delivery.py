@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -115,8 +116,11 @@ def test_flaky_job_succeeds_after_failing_twice(
 
 
 @pytest.mark.parametrize(
-    ("worker", "reason"),
-    [(workers.returns_failure, "not today"), (workers.returns_error_tuple, "nope")],
+    ("worker", "reason", "shown"),
+    [
+        (workers.returns_failure, "not today", "Failure: 'not today'"),
+        (workers.returns_error_tuple, "nope", "error: 'nope'"),
+    ],
 )
 def test_returning_a_failure_fails_the_attempt(
     start_manager: Factory,
@@ -124,14 +128,22 @@ def test_returning_a_failure_fails_the_attempt(
     recorder: workers.Recorder,
     worker: object,
     reason: str,
+    shown: str,
 ) -> None:
     manager = start_manager(clock=clock)
+    discarded: list[object] = []
+    seen = threading.Event()
+    manager.events.subscribe(
+        "job.discarded", lambda _name, payload: (discarded.append(payload["error"]), seen.set())
+    )
     task_id = manager.enqueue_task(worker, args=[1], max_attempts=1)
     drain(manager)
     status = manager.get_task_status(task_id)
     assert status.status is burro.TaskState.DISCARDED
     assert reason in (status.last_error or "")
     assert len(status.errors) == 1
+    assert seen.wait(10)
+    assert discarded == [shown]  # shown the way it is stored, its type not said twice
 
 
 def test_retry_task_replays_a_dead_letter(
