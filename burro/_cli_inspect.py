@@ -171,6 +171,8 @@ def dlq(queue: str | None, page: int, per_page: int, *, store: StoreOptions) -> 
 @store_options
 def stats(watch: bool, interval: float, count: int | None, *, store: StoreOptions) -> None:
     """Show the number of tasks per queue and state."""
+    if count is not None and not watch:
+        raise CliError("--count goes with --watch")
     with open_store(store) as manager:
         if watch:
             _watch_statistics(manager, store, interval, count)

@@ -38,8 +38,8 @@ def put_back(record: ClaimedRecord, now: datetime, *, rescue: bool) -> bool:
     """
     if rescue:
         record.record_failure(
-            f"interrupted: runtime {record.claimed_by} stopped while running attempt "
-            f"{record.attempts}",
+            f"interrupted: attempt {record.attempts} ended without an outcome (its worker "
+            f"or its runtime {record.claimed_by} stopped while it ran)",
             now,
         )
     if record.cancel_requested:

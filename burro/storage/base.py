@@ -257,10 +257,10 @@ class Storage(Protocol):
         """Put ``running`` jobs claimed by ``runtime_id`` back to ``pending``.
 
         ``job_ids`` None means all of that runtime's claims. ``rescue=True`` (the run was
-        interrupted by a crash) keeps the attempt counted, and a job with no attempts
-        left goes ``discarded`` with an error saying it was interrupted.
-        ``rescue=False`` (graceful shutdown) gives the attempt back. Returns the jobs
-        as they now are.
+        interrupted by a crash) keeps the attempt counted and records it as failed (an
+        ``errors`` entry and ``last_error`` saying it was interrupted); a job with no
+        attempts left goes ``discarded``. ``rescue=False`` (graceful shutdown, a claim
+        never started) gives the attempt back. Returns the jobs as they now are.
         """
 
     def promote(self, now: datetime, limit: int) -> dict[str, int]:

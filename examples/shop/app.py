@@ -88,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         data_dir = Path(manager.config.data_dir)
         task_ids = enqueue_work(manager, data_dir)
         if options.enqueue_only:
-            print(f"enqueued {len(task_ids)} jobs in {data_dir}; run them with:")
+            waiting = manager.list_tasks(status=["pending", "scheduled"], per_page=1)[1]
+            print(
+                f"enqueued two sign-ups and an upload in {data_dir} "
+                f"({waiting.total_entries} jobs waiting); run them with:"
+            )
             print(
                 f"  burro run --app examples.shop.workers --config {CONFIG} --data-dir {data_dir}"
             )

@@ -43,6 +43,7 @@ def existing(store: Store) -> Store:
         (["cleanup", "--retention-days-completed", "inf"], "retention"),
         (["cleanup", "--retention-days-failed", "nan", "--dry-run"], "retention"),
         (["no-such-command"], "No such command"),
+        (["stats", "--count", "2"], "--count goes with --watch"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(existing: Store, args: list[str], message: str) -> None:

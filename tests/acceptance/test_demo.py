@@ -81,8 +81,11 @@ def test_the_example_app_runs_its_jobs(tmp_path: Path, capsys: pytest.CaptureFix
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
 
 
-def test_the_example_app_can_leave_its_jobs_to_another_runtime(tmp_path: Path) -> None:
+def test_the_example_app_can_leave_its_jobs_to_another_runtime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     app.main(["--data-dir", str(tmp_path), "--enqueue-only"])
+    assert "(5 jobs waiting)" in capsys.readouterr().out
     assert burro_json("stats", "--config", app.CONFIG, "--data-dir", tmp_path)["queues"] == {
         name: {**_zeros(), "pending": pending}
         for name, pending in (("emails", 2), ("media", 1), ("sync", 2))
