@@ -104,6 +104,7 @@ class ManualClock:
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
         """Register ``callback`` to fire once the clock reaches ``when``."""
+        _require_aware(when)
         timer = _ManualTimer(callback)
         with self._lock:
             if when > self._now:
@@ -113,11 +114,18 @@ class ManualClock:
         return timer
 
     def advance(self, seconds: float) -> datetime:
-        """Move time forward by ``seconds`` and fire the timers now due."""
+        """Move time forward by ``seconds`` (>= 0) and fire the timers now due."""
+        if not seconds >= 0:
+            raise ValueError(f"a ManualClock moves forward only, not by {seconds!r} seconds")
         return self.set(self.now() + timedelta(seconds=seconds))
 
     def set(self, when: datetime) -> datetime:
-        """Move time to ``when`` (never backwards) and fire the timers now due."""
+        """Move time to ``when`` and fire the timers now due.
+
+        Never backwards: a ``when`` already past leaves the time as it is, so that
+        ``set(job.scheduled_at)`` means "at least until the job is due".
+        """
+        _require_aware(when)
         with self._lock:
             self._now = max(self._now, when.astimezone(UTC))
             due = []
@@ -128,3 +136,8 @@ class ManualClock:
             if not timer.cancelled:
                 timer.callback()
         return now
+
+
+def _require_aware(when: datetime) -> None:
+    if when.tzinfo is None:
+        raise ValueError(f"a ManualClock needs aware datetimes, not the naive {when}")

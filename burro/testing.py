@@ -48,6 +48,8 @@ def crash_actor(manager: BackgroundTaskManager, name: str) -> None:
     actor fails at once; a busy worker fails right after its job's code returns and
     before the outcome is committed, so the job is rescued and runs again.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"crash_actor takes an actor's name, not {name!r}")
     # The flag must be set from outside: a busy actor reads its inbox only after its job.
     actor = actor_ref(manager, name)._actor_weakref()
     if not isinstance(actor, BurroActor):
@@ -58,8 +60,14 @@ def crash_actor(manager: BackgroundTaskManager, name: str) -> None:
 def drain(manager: BackgroundTaskManager, queue: str | None = None, timeout: float = 10.0) -> None:
     """Block until no job is pending, running, or due (scheduled/retryable/recurring) now.
 
-    Raises TimeoutError if work remains after ``timeout`` seconds of real time.
+    ``queue=None`` waits for every queue this runtime runs (a manager of
+    :func:`burro.connect` runs none: then for every queue of the store); jobs of a queue
+    no runtime here runs would never finish. Raises TimeoutError if work remains after
+    ``timeout`` seconds of real time, RuntimeNotRunning once the runtime stopped.
     """
+    manager._require_running()
+    if queue is not None and manager._runs_queues and queue not in manager._ctx.hubs:
+        raise LookupError(f"drain: queue {queue!r} is not run by this runtime")
     ctx = manager._ctx
     deadline = time.monotonic() + timeout
     with ctx.activity:
@@ -82,8 +90,8 @@ def _idle(manager: BackgroundTaskManager, queue: str | None) -> bool:
     if due is not None and due <= now:
         return False
     counts = storage.counts()
-    queues = [queue] if queue is not None else list(counts)
     hubs = manager._ctx.hubs
+    queues = _drained_queues(manager, queue, counts)
     # A slot is freed just after its job's outcome is committed: wait for that too.
     if any(hubs[name].running_jobs() for name in queues if name in hubs):
         return False
@@ -92,6 +100,15 @@ def _idle(manager: BackgroundTaskManager, queue: str | None) -> bool:
         or counts.get(name, {}).get(TaskState.RUNNING, 0)
         for name in queues
     )
+
+
+def _drained_queues(
+    manager: BackgroundTaskManager, queue: str | None, counts: dict[str, Any]
+) -> list[str]:
+    """The queues :func:`drain` waits for: ``queue``, this runtime's, or else the store's."""
+    if queue is not None:
+        return [queue]
+    return list(manager._ctx.hubs) if manager._runs_queues else list(counts)
 
 
 def _summary(manager: BackgroundTaskManager) -> dict[str, dict[str, int]]:

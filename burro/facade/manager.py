@@ -481,6 +481,8 @@ class BackgroundTaskManager:
     def cancel_recurring_task(self, task_name_id: str) -> None:
         """Stop all future fires of a recurring task (jobs already enqueued are kept)."""
         self._require_running()
+        if not self._active:
+            return  # disabled: nothing was stored, so nothing is left to cancel
         if not isinstance(task_name_id, str) or not self._storage.delete_recurring(task_name_id):
             raise TaskNotFound(f"no recurring task {task_name_id!r}")
 
@@ -505,6 +507,8 @@ class BackgroundTaskManager:
         """
         self._require_running()
         _check_names(reason=reason)
+        if not self._active:
+            return None  # disabled: the task was never stored, so it never runs
         outcome = self._storage.cancel(self._task_id(task_id), reason, self.clock.now())
         if outcome is None:
             raise TaskNotFound(f"no task {task_id!r}")
@@ -522,6 +526,8 @@ class BackgroundTaskManager:
     def retry_task(self, task_id: str) -> None:
         """Put a discarded or cancelled task back to ``pending`` (dead-letter replay)."""
         self._require_running()
+        if not self._active:
+            return  # disabled: there are no dead letters
         job = self._storage.retry(self._task_id(task_id), self.clock.now())
         if job is None:
             raise TaskNotFound(f"no task {task_id!r}")
@@ -609,19 +615,24 @@ class BackgroundTaskManager:
     # -- queue controls ------------------------------------------------------------
     def pause_queue(self, name: str) -> None:
         """Stop claiming on ``name`` in this runtime; running jobs finish."""
-        self._hub(name).paused = True
+        hub = self._hub(name)
+        if hub is not None:
+            hub.paused = True
 
     def resume_queue(self, name: str) -> None:
         """Start claiming on ``name`` again."""
         hub = self._hub(name)
-        hub.paused = False
-        hub.wake()
+        if hub is not None:
+            hub.paused = False
+            hub.wake()
 
     def scale_queue(self, name: str, concurrency: int) -> None:
         """Change how many jobs ``name`` runs at once in this runtime."""
         hub = self._hub(name)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise InvalidTaskError(f"concurrency must be an int >= 1, not {concurrency!r}")
+        if hub is None:
+            return
         from burro.supervision.runtime_tree import worker_spec
 
         assert self._root is not None
@@ -636,13 +647,16 @@ class BackgroundTaskManager:
             hub.detach_worker(index)
         hub.wake()
 
-    def _hub(self, name: str) -> QueueHub:
+    def _hub(self, name: str) -> QueueHub | None:
+        """The hub of queue ``name``; ``None`` when disabled, where queue controls do nothing."""
         self._require_running()
         hub = self._ctx.hubs.get(name)
         if hub is None:
             raise unknown_queue(name, self.config)
+        if not self._active:
+            return None
         if not self._runs_queues:
-            raise RuntimeNotRunning("this manager runs no queues (connect() or disabled)")
+            raise RuntimeNotRunning("this manager runs no queues: burro.connect() opened it")
         return hub
 
     # -- health --------------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from burro.clock import SystemClock
+import pytest
+
+from burro.clock import ManualClock, SystemClock
 
 
 class SteppedClock(SystemClock):
@@ -50,3 +52,21 @@ def test_a_timer_due_already_runs_at_once() -> None:
     ran = threading.Event()
     clock.call_at(clock.now() - timedelta(seconds=1), ran.set)
     assert ran.wait(timeout=10)
+
+
+def test_a_manual_clock_refuses_to_move_backwards_or_to_a_naive_time() -> None:
+    clock = ManualClock()
+    start = clock.now()
+    with pytest.raises(ValueError, match="forward only"):
+        clock.advance(-100)
+    with pytest.raises(ValueError, match="aware"):
+        clock.set(datetime(2031, 1, 1))  # naive on purpose
+    with pytest.raises(ValueError, match="aware"):
+        clock.call_at(datetime(2031, 1, 1), lambda: None)
+    assert clock.now() == start
+
+
+def test_setting_a_manual_clock_to_a_past_time_leaves_it_where_it_is() -> None:
+    clock = ManualClock()
+    later = clock.advance(60)
+    assert clock.set(later - timedelta(seconds=30)) == later

@@ -187,3 +187,8 @@ def test_crash_actor_on_a_stopped_runtime_says_there_is_no_such_live_actor(
     manager.stop(timeout=5)
     with pytest.raises(LookupError, match="no live actor 'SchedulerActor'"):
         crash_actor(manager, "SchedulerActor")
+
+
+def test_crash_actor_takes_a_name(manager: burro.BackgroundTaskManager) -> None:
+    with pytest.raises(TypeError, match="an actor's name"):
+        crash_actor(manager, None)  # type: ignore[arg-type]

@@ -79,6 +79,17 @@ def test_disabled_runtime_accepts_and_drops_jobs_with_one_warning(
         assert manager.get_statistics()["workers_summary"]["total_busy"] == 0
         with pytest.raises(burro.InvalidTaskError):
             manager.enqueue_task(workers.not_marked, args=[1])  # still validated
+        # What app code does with the ids and names it got back works too, doing nothing.
+        manager.cancel_task(task_id)
+        manager.retry_task(task_id)
+        name = manager.schedule_recurring_task("nightly", workers.record, "record", [1], "@daily")
+        manager.cancel_recurring_task(name)
+        manager.pause_queue("default")
+        manager.resume_queue("default")
+        manager.scale_queue("default", 3)
+        with pytest.raises(burro.InvalidTaskError, match="unknown queue"):
+            manager.pause_queue("nope")
+        drain(manager)  # nothing to wait for
     finally:
         manager.stop()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -252,3 +263,34 @@ def test_a_call_meeting_a_concurrent_stop_raises_runtime_not_running(
     reader.join(10)
     assert len(outcome) == 1
     assert isinstance(outcome[0], burro.RuntimeNotRunning), outcome
+
+
+def test_queue_controls_of_a_connect_manager_say_it_runs_no_queues(tmp_path: Path) -> None:
+    with (
+        burro.connect(data_dir=tmp_path) as manager,
+        pytest.raises(burro.RuntimeNotRunning, match="runs no queues"),
+    ):
+        manager.pause_queue("default")
+
+
+def test_drain_waits_for_the_queues_this_runtime_runs_only(
+    start_manager: Factory, recorder: workers.Recorder, tmp_path: Path
+) -> None:
+    manager = start_manager()
+    with burro.connect(
+        data_dir=tmp_path / "data", queues={"default": {}, "elsewhere": {}}
+    ) as producer:
+        producer.enqueue_task(workers.record, args=["not here"], queue="elsewhere")
+    manager.enqueue_task(workers.record, args=["here"])
+    drain(manager)  # returns, although no runtime here runs "elsewhere"
+    assert recorder.runs["here"] == 1
+    with pytest.raises(LookupError, match="not run by this runtime"):
+        drain(manager, queue="elsewhere")
+
+
+def test_drain_of_a_stopped_runtime_raises_runtime_not_running(
+    manager: burro.BackgroundTaskManager,
+) -> None:
+    manager.stop(timeout=5)
+    with pytest.raises(burro.RuntimeNotRunning):
+        drain(manager)
