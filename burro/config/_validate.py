@@ -185,12 +185,26 @@ def _known(keys: Mapping[str, Key], name: object, path: tuple[str, ...]) -> Key:
 
 
 def _home_table(keys: Mapping[str, Key], name: object, path: tuple[str, ...]) -> str | None:
-    """Where a key of a table one level down belongs (``concurrency``: a queue's table)."""
-    for key in keys.values():
-        if key.table is not None and name in keys_of(key.table):
-            return f"it belongs in {label((*path, key.name))}"
-        if key.entries is not None and name in keys_of(key.entries):
-            return f"it belongs in each table under {label((*path, key.name))}"
+    """Where a key of a table one level down belongs (``concurrency``: a queue's table).
+
+    A key spelt exactly as a nested one wins over a near miss (``concurency``).
+    """
+    nested = [
+        (table, f"{prefix} {label((*path, key.name))}")
+        for key in keys.values()
+        for table, prefix in (
+            (key.table, "it belongs in"),
+            (key.entries, "it belongs in each table under"),
+        )
+        if table is not None
+    ]
+    for table, where in nested:
+        if name in keys_of(table):
+            return where
+    for table, where in nested:
+        match = closest(name, keys_of(table))
+        if match is not None:
+            return f"did you mean {match!r}? {where}"
     return None
 
 

@@ -54,6 +54,16 @@ def load_raises(message: str, *args: Any, env: dict[str, str] | None = None, **k
             {"concurrency": 3},
             "unknown key 'concurrency' in [burro]: it belongs in each table under [burro.queues]",
         ),
+        (
+            {"concurency": 3},
+            "unknown key 'concurency' in [burro]: did you mean 'concurrency'? "
+            "it belongs in each table under [burro.queues]",
+        ),
+        (
+            {"retention_days_complete": 3},
+            "unknown key 'retention_days_complete' in [burro]: did you mean "
+            "'retention_days_completed'? it belongs in [burro.cleanup]",
+        ),
     ],
 )
 def test_unknown_key_names_the_closest_valid_key(table: dict[str, Any], message: str) -> None:
