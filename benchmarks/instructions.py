@@ -14,7 +14,9 @@ worker's moves by a per cent or so, as its idle actors wake more or less often.
 * ``full_queue_worker``: one worker running no-op jobs from a queue stored beforehand
   (Huey: one thread worker);
 * ``storage_insert`` and ``settle_and_claim``: burro's store alone, called in a loop on
-  one thread (the producer's and the worker's transaction).
+  one thread (the producer's and the worker's transaction);
+* ``lmdb_floor_insert`` and ``lmdb_floor_settle_and_claim``: the LMDB calls of those two
+  transactions alone, without burro (:mod:`benchmarks.lmdb_floor`): the floor under them.
 
 What a run works through (the worker's backlog, the jobs to settle) is stored before
 the counted interpreter starts.
@@ -42,6 +44,7 @@ from typing import NamedTuple
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import lmdb_floor
 from benchmarks._measure import ROOT, progress, scratch
 from benchmarks._systems import System, burro_system, huey_system
 from benchmarks._workloads import wait_for_tally
@@ -138,12 +141,27 @@ def _settle_and_claim(system: str, directory: Path, units: int) -> None:
             job = claimed[_QUEUE][0]
 
 
+def _floor_pending(system: str, directory: Path, units: int) -> None:
+    lmdb_floor.prepare_pending(directory, units)
+
+
+def _floor_insert(system: str, directory: Path, units: int) -> None:
+    lmdb_floor.insert(directory, units)
+
+
+def _floor_settle_and_claim(system: str, directory: Path, units: int) -> None:
+    lmdb_floor.settle_and_claim(directory, units)
+
+
 CASES = (
     Case("enqueue_task", ("burro", "huey"), _nothing, _enqueue),
     Case("enqueue_many", ("burro",), _nothing, _enqueue_many),
     Case("full_queue_worker", ("burro", "huey"), _enqueue_many, _work),
     Case("storage_insert", ("burro",), _nothing, _insert),
     Case("settle_and_claim", ("burro",), _store_jobs, _settle_and_claim),
+    # The same transactions' bare LMDB calls (see benchmarks.lmdb_floor): the floor.
+    Case("lmdb_floor_insert", ("burro",), _nothing, _floor_insert),
+    Case("lmdb_floor_settle_and_claim", ("burro",), _floor_pending, _floor_settle_and_claim),
 )
 _BY_NAME = {case.name: case for case in CASES}
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import lmdb
 import pytest
 from rich.console import Console
 
-from benchmarks import bounds, end_to_end, instructions
+from benchmarks import bounds, end_to_end, instructions, lmdb_floor
 from benchmarks.__main__ import main, scenario_names
 from benchmarks._measure import Stats, percentile
 from benchmarks._registry import SCENARIOS, select
@@ -131,3 +134,29 @@ def test_instructions_per_job_cancel_out_what_both_runs_share(
     monkeypatch.setattr(instructions, "_counted", counted)
     assert instructions.per_unit("settle_and_claim", "burro", 100) == 300
     assert seen == [100, 200]
+
+
+def _keys(directory: Path) -> dict[bytes, list[bytes]]:
+    env = lmdb.open(str(directory / "floor"), max_dbs=8, readonly=True, lock=False)
+    try:
+        with env.begin() as txn:
+            return {
+                name: list(txn.cursor(db=env.open_db(name, txn=txn)).iternext(values=False))
+                for name in (b"ready", b"claims", b"by_state", b"by_time", b"jobs")
+            }
+    finally:
+        env.close()
+
+
+def test_the_lmdb_floor_moves_jobs_as_the_store_does(tmp_path: Path) -> None:
+    """The floor's transactions leave the entries burro's own would."""
+    lmdb_floor.prepare_pending(tmp_path, 10)
+    lmdb_floor.settle_and_claim(tmp_path, 10)
+    moved = _keys(tmp_path)
+    assert len(moved[b"jobs"]) == 11
+    assert len(moved[b"claims"]) == 1  # the job claimed last, still running
+    assert len(moved[b"ready"]) == 1  # the first job's: it was settled, never claimed
+    assert [key[0] for key in moved[b"by_state"]].count(4) == 10  # completed
+    lmdb_floor.insert(tmp_path / "inserts", 5)
+    inserted = _keys(tmp_path / "inserts")
+    assert [len(inserted[name]) for name in (b"jobs", b"by_state", b"by_time", b"ready")] == [5] * 4
