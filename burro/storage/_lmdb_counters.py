@@ -28,9 +28,9 @@ class CounterCache:
         self.current = dict(self._committed) if txn_id == self._next_id else {}
         self._wrote = False
 
-    def wrote(self, key: bytes, value: int) -> None:
-        """The open transaction stored ``value`` under ``key``."""
-        self.current[key] = value
+    def wrote(self, values: dict[bytes, int]) -> None:
+        """The open transaction stored these counter values (by key)."""
+        self.current.update(values)
         self._wrote = True
 
     def committed(self, txn_id: int) -> None:

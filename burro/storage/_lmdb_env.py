@@ -38,8 +38,9 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import NamedTuple, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 import lmdb
 
@@ -64,8 +65,13 @@ _MAX_DBS = 32
 _FORMAT = b"1"
 
 
-class Databases(NamedTuple):
-    """Handles of the named databases, opened once per environment."""
+@dataclass(frozen=True, slots=True)
+class Databases:
+    """Handles of the named databases, opened once per environment.
+
+    Slots, not a named tuple: a slot is read without the generic attribute lookup a
+    named tuple's field takes, and the hot transactions name a database a dozen times.
+    """
 
     meta: lmdb._Database
     jobs: lmdb._Database
@@ -165,7 +171,7 @@ class _Unmapped:
     def _refuse(self) -> NoReturn:
         raise StorageError(self.reason)
 
-    def begin(self, **_: object) -> NoReturn:
+    def begin(self, *_: object, **__: object) -> NoReturn:
         self._refuse()
 
     def info(self) -> NoReturn:
@@ -196,7 +202,9 @@ class SharedEnvironment:
         self.env: lmdb.Environment | _Unmapped = env
         #: Whether LMDB itself fsyncs on commit (the first opener's durability).
         self.synced = synced
-        self.dbs = _open_databases(env)
+        self.dbs = dbs = _open_databases(env)
+        #: The index databases, in the order of a placement's keys (see ``_lmdb_writer``).
+        self.indexes = (dbs.by_state, dbs.by_time, dbs.ready, dbs.claims)
         self.refs = 0
         self.forked = False
         self._writer = threading.Lock()
@@ -206,6 +214,9 @@ class SharedEnvironment:
         self._flushed = False
         #: Why a flush failed, if one did: then no further write is accepted.
         self._flush_failure: Exception | None = None
+        #: Whether a writer ever asked this unsynced store for a flush (never reset): until
+        #: one does, a batch is not searched for such a writer.
+        self._flushes_asked = False
         #: Queue name -> id, filled from committed transactions only.
         self.queue_ids: dict[str, int] = {}
         #: Runtime id -> its key prefix in the claims index (see ``claim_prefix``).
@@ -232,13 +243,15 @@ class SharedEnvironment:
         if fsync and not self.synced:
             # A store first opened with durability "process": flush after this commit.
             item = _FlushedBody(body)
+            self._flushes_asked = True
         result: _T = self._group.run(item)
         return result
 
     def _commit_batch(self, tickets: list[Ticket]) -> bool:
         """Commit the tickets' bodies; True if a commit flushed (and so every earlier one)."""
         with self._writer:
-            self._refuse_after_failed_flush()
+            if self._flush_failure is not None:
+                self._refuse_after_failed_flush()
             self._flushed = False
             batch = tickets
             while batch:
@@ -248,16 +261,15 @@ class SharedEnvironment:
                 # The others go on together; the one that raised runs alone, told its error.
                 batch = [ticket for ticket in batch if ticket is not culprit]
                 self._commit([culprit])
-            if not self.synced and _asks_for_flush(tickets):
+            if self._flushes_asked and _asks_for_flush(tickets):
                 self._flush()
             return self._flushed
 
-    def _refuse_after_failed_flush(self) -> None:
-        if self._flush_failure is not None:
-            raise StorageError(
-                f"{self.path}: a flush to disk failed ({self._flush_failure}); the store "
-                "takes no more writes until it is opened again"
-            )
+    def _refuse_after_failed_flush(self) -> NoReturn:
+        raise StorageError(
+            f"{self.path}: a flush to disk failed ({self._flush_failure}); the store "
+            "takes no more writes until it is opened again"
+        )
 
     def _flush(self) -> None:
         """Flush every commit to disk; if that fails, refuse every later write."""
@@ -294,8 +306,10 @@ class SharedEnvironment:
                 self._adopt_growth()
 
     def _write_once(self, tickets: list[Ticket]) -> Ticket | None:
-        txn = self.env.begin(write=True)
-        self.counters.begin(txn.id())
+        # begin(db, parent, write) by position: py-lmdb builds a dict for keywords.
+        txn = self.env.begin(None, None, True)
+        txn_id = txn.id()
+        self.counters.begin(txn_id)
         ticket = tickets[0]
         try:
             for ticket in tickets:
@@ -312,7 +326,6 @@ class SharedEnvironment:
         except BaseException:
             self._abort(txn)
             raise
-        txn_id = txn.id()
         try:
             txn.commit()
         except _RETRY_BATCH:
@@ -580,7 +593,9 @@ def _explain(error: lmdb.Error) -> str:
 
 def _open_databases(env: lmdb.Environment) -> Databases:
     with env.begin(write=True) as txn:
-        handles = {name: env.open_db(name.encode(), txn=txn) for name in Databases._fields}
+        handles = {
+            field.name: env.open_db(field.name.encode(), txn=txn) for field in fields(Databases)
+        }
         meta = handles["meta"]
         found = txn.get(b"format", db=meta)
         if found is None:

@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 _DEAD = (TaskState.DISCARDED, TaskState.CANCELLED)
+#: The states of a worker's claims and settlements. An enum member read off its class is
+#: a slow attribute lookup (about as costly as a call): these paths read constants.
+_RUNNING, _RETRYABLE = TaskState.RUNNING, TaskState.RETRYABLE
+_COMPLETED, _DISCARDED, _CANCELLED = TaskState.COMPLETED, TaskState.DISCARDED, TaskState.CANCELLED
 _US = timedelta(microseconds=1)
 #: Priorities are stored as signed 64-bit integers in the ready index.
 _PRIORITY_MIN, _PRIORITY_MAX = -(1 << 63), (1 << 63) - 1
@@ -73,7 +77,7 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     if unique is not None:
         value = UNIQUE_VALUE.pack(U64.unpack(key)[0], micros(now))
         writer.txn.put(unique, value, db=writer.dbs.unique)
-    return Inserted(writer.job_id(key), created=True)
+    return Inserted(writer.job_id(key), True)  # by position: a keyword costs a dict
 
 
 def check_priority(job: NewJob) -> None:
@@ -119,7 +123,7 @@ def claim_jobs(
 def _ready_keys(writer: JobWriter, queue_id: int, limit: int) -> list[bytes]:
     """The primary keys of the first ``limit`` ready jobs of a queue, in claim order."""
     prefix = U32.pack(queue_id)
-    cursor = writer.txn.cursor(db=writer.dbs.ready)
+    cursor = writer.txn.cursor(writer.dbs.ready)
     keys: list[bytes] = []
     # A plain cursor walk: most claims take one to four keys, where a generator costs more.
     positioned = cursor.set_range(prefix)
@@ -134,8 +138,8 @@ def _ready_keys(writer: JobWriter, queue_id: int, limit: int) -> list[bytes]:
 
 def _start(writer: JobWriter, key: bytes, runtime_id: str, now: datetime) -> Job:
     job = writer.must_load(key)
-    before = writer.placement(key, job)
-    job.state = TaskState.RUNNING
+    before = writer.entries(key, job)
+    job.state = _RUNNING
     job.attempts += 1
     job.attempted_at = now
     job.claimed_by = runtime_id
@@ -152,7 +156,7 @@ def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None
         return None
     job, before = loaded
     if (
-        job.state is not TaskState.RUNNING
+        job.state is not _RUNNING
         or job.claimed_by != item.runtime_id
         or job.attempts != item.attempt
     ):
@@ -160,11 +164,11 @@ def settle_job(writer: JobWriter, item: Settlement, now: datetime) -> Job | None
     if isinstance(item, Complete):
         result = item.result
         job.packed_result = PACKED_NONE if result is None else pack_value(result, "result")
-        job.finish(TaskState.CANCELLED if job.cancel_requested else TaskState.COMPLETED, now)
+        job.finish(_CANCELLED if job.cancel_requested else _COMPLETED, now)
     elif isinstance(item, Fail):
         _fail(writer, job, item, now)
     elif isinstance(item, Cancel):
-        job.finish(TaskState.CANCELLED, now)
+        job.finish(_CANCELLED, now)
     writer.update(key, job, before)
     return job.to_job(writer.job_id(key))
 
@@ -173,11 +177,11 @@ def _fail(writer: JobWriter, job: StoredJob, failure: Fail, now: datetime) -> No
     job.record_failure(failure.error, now)
     writer.count_failure(job, now)
     if job.cancel_requested:
-        job.finish(TaskState.CANCELLED, now)
+        job.finish(_CANCELLED, now)
     elif failure.retry_at is None:
-        job.finish(TaskState.DISCARDED, now)
+        job.finish(_DISCARDED, now)
     else:
-        job.state = TaskState.RETRYABLE
+        job.state = _RETRYABLE
         job.scheduled_at = utc(failure.retry_at)
         job.claimed_by = None
 
@@ -209,7 +213,7 @@ def _claimed_keys(writer: JobWriter, prefix: bytes) -> Iterator[bytes]:
 def _put_back(writer: JobWriter, key: bytes, now: datetime, *, rescue: bool) -> Job:
     """Return a claimed job to the queue (see :func:`burro.storage._release.put_back`)."""
     job = writer.must_load(key)
-    before = writer.placement(key, job)
+    before = writer.entries(key, job)
     if put_back(job, now, rescue=rescue):
         writer.count_failure(job, now)
     writer.update(key, job, before)
@@ -240,7 +244,7 @@ def promote_jobs(writer: JobWriter, now: datetime, limit: int) -> dict[str, int]
     for entry in list(_take(due, limit, lambda time: time <= cut)):
         key = entry[-8:]
         job = writer.must_load(key)
-        before = writer.placement(key, job)
+        before = writer.entries(key, job)
         job.state = TaskState.PENDING
         writer.update(key, job, before)
         promoted[job.queue] += 1
@@ -307,7 +311,7 @@ def cancel_job(
     else:
         changed = job.state not in FINISHED_STATES
         if changed:
-            before = writer.placement(key, job)
+            before = writer.entries(key, job)
             job.cancel_reason = reason
             job.finish(TaskState.CANCELLED, now)
             writer.update(key, job, before)
@@ -320,7 +324,7 @@ def retry_job(writer: JobWriter, key: bytes, now: datetime) -> Job | None:
     if job is None:
         return None
     if job.state in _DEAD:
-        before = writer.placement(key, job)
+        before = writer.entries(key, job)
         job.state = TaskState.PENDING
         job.attempts = 0
         job.scheduled_at = now

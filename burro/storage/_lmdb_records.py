@@ -32,6 +32,8 @@ _JOB_FORMAT = 1
 _FIELDS = 23
 #: The positions of the packed args and the packed meta in a record.
 _ARGS, _META = 5, 11
+#: A new job's states (an enum member read off its class is a slow attribute lookup).
+_SCHEDULED, _PENDING = TaskState.SCHEDULED, TaskState.PENDING
 
 
 def utc(moment: datetime) -> datetime:
@@ -92,24 +94,26 @@ class StoredJob:
     def create(cls, job: NewJob, now: datetime) -> StoredJob:
         """A new record for ``job`` inserted at ``now``: ``pending`` unless due later."""
         scheduled_at = now if job.scheduled_at is None else utc(job.scheduled_at)
-        return cls(
-            state=TaskState.SCHEDULED if scheduled_at > now else TaskState.PENDING,
-            queue=job.queue,
-            worker=job.worker,
-            function=job.function,
-            packed_args=(
-                pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args
-            ),
-            priority=job.priority,
-            attempts=0,
-            max_attempts=job.max_attempts,
-            retry_delay_seconds=job.retry_delay_seconds,
-            timeout_seconds=job.timeout_seconds,
-            packed_meta=pack_value(dict(job.meta), "meta") if job.meta else PACKED_NO_META,
-            inserted_at=now,
-            scheduled_at=scheduled_at,
-            unique_key=job.unique_key,
+        # The fields by position, in order: keyword arguments would cost a dict per job,
+        # on every insert. The unique key, last and mostly unset, is set apart.
+        record = cls(
+            _SCHEDULED if scheduled_at > now else _PENDING,
+            job.queue,
+            job.worker,
+            job.function,
+            pack_value(list(job.args), "args") if job.packed_args is None else job.packed_args,
+            job.priority,
+            0,  # attempts
+            job.max_attempts,
+            job.retry_delay_seconds,
+            job.timeout_seconds,
+            pack_value(dict(job.meta), "meta") if job.meta else PACKED_NO_META,
+            now,  # inserted_at
+            scheduled_at,
         )
+        if job.unique_key is not None:
+            record.unique_key = job.unique_key
+        return record
 
     @classmethod
     def decode(cls, data: bytes) -> StoredJob:

@@ -11,6 +11,10 @@ transaction as its record (``seq`` is the 8-byte insertion sequence, the primary
 * ``ready``     ``(queue id, priority, scheduled_at, seq)`` while ``pending``: the claim order.
 * ``claims``    ``(runtime, seq)`` -> runtime id while ``running``: release and rescue.
 * ``counts``    ``(queue id, state)`` -> number of jobs, adjusted once per transaction.
+
+The hot paths pass py-lmdb's optional arguments by position - ``get(key, default, db)``,
+``put(key, value, dupdata, overwrite, append, db)``, ``delete(key, value, db)``: keyword
+arguments cost a dict per call there, about a fifth of a put.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from burro.storage._lmdb_keys import (
 from burro.storage._lmdb_read import decode_job, load_job, queue_key
 from burro.storage._lmdb_records import StoredJob
 
-__all__ = ["JobWriter", "Placement", "out_of_sequence"]
+__all__ = ["Entries", "JobWriter", "Placement", "out_of_sequence"]
 
 _PENDING = TaskState.PENDING
 _RUNNING = TaskState.RUNNING
@@ -57,13 +61,13 @@ class Placement(NamedTuple):
     claim: bytes | None
 
 
+#: A placement's fields as a plain tuple, in the same order: what the hot paths pass
+#: around, as a tuple display costs a fraction of building even the named tuple.
+Entries = tuple[tuple[int, int], bytes | None, bytes | None, bytes | None, bytes | None]
 #: The placement of a job not stored yet.
-_NOWHERE = Placement((0, 0), None, None, None, None)
-#: Builds a Placement from its fields in order, without the named tuple's own Python
-#: ``__new__``: three are built per job a worker runs.
+_NOWHERE: Entries = ((0, 0), None, None, None, None)
+#: Builds a Placement from its entries, without the named tuple's own Python ``__new__``.
 _placed = tuple.__new__
-#: The index databases, in the order of :class:`Placement`'s keys.
-_INDEXES = ("by_state", "by_time", "ready", "claims")
 
 
 #: The first byte of each state's ``by_state``/``by_time`` keys, by state code.
@@ -88,6 +92,8 @@ class JobWriter:
         self.txn = txn
         self.dbs = shared.dbs
         self._shared = shared
+        #: The jobs database: named on every load and store.
+        self._jobs = shared.dbs.jobs
         self._counters = shared.counters
         self._claimed = shared.claimed
         self._count_deltas: dict[tuple[int, int], int] = {}
@@ -140,113 +146,126 @@ class JobWriter:
 
     def must_load(self, key: bytes) -> StoredJob:
         """The record an index entry points at; a missing one means a damaged store."""
-        job = load_job(self.txn, self.dbs, key)
-        if job is None:
+        data = self.txn.get(key, None, self._jobs)
+        if data is None:
             raise CorruptRecord(f"an index names job {key.hex()}, which is not stored")
-        return job
+        return decode_job(key, data)
 
-    def load_placed(self, key: bytes) -> tuple[StoredJob, Placement] | None:
+    def load_placed(self, key: bytes) -> tuple[StoredJob, Entries] | None:
         """The record under ``key`` and its index entries, or ``None``.
 
         A record this process wrote when claiming the job, unchanged since, is taken
         back instead of decoded (see :mod:`._lmdb_claimed`).
         """
-        data = self.txn.get(key, db=self.dbs.jobs)
+        data = self.txn.get(key, None, self._jobs)
         if data is None:
             return None
         kept = self._claimed.take(key, data)
         if kept is not None:
             return kept
         job = decode_job(key, data)
-        return job, self.placement(key, job)
+        return job, self.entries(key, job)
 
     def store(self, key: bytes, job: StoredJob, *, append: bool = False) -> None:
         """Write a record (``append``: ``key`` is the largest yet, a faster put)."""
-        if not self.txn.put(key, job.encode(), append=append, db=self.dbs.jobs):
+        if not self.txn.put(key, job.encode(), True, True, append, self._jobs):
             raise out_of_sequence(key)
 
     def delete(self, key: bytes, job: StoredJob) -> None:
         """Delete a record and every index entry of it."""
         placed = self.placement(key, job)
-        dbs = self.dbs
-        for db, entry in zip(_INDEXES, placed[1:], strict=True):
+        for db, entry in zip(self._shared.indexes, placed[1:], strict=True):
             if entry is not None:
-                self.txn.delete(entry, db=getattr(dbs, db))
+                self.txn.delete(entry, db=db)
         self.count(placed.counter, -1)
-        self.txn.delete(key, db=dbs.jobs)
+        self.txn.delete(key, db=self.dbs.jobs)
 
     # -- indexes -------------------------------------------------------------------
-    def placement(self, key: bytes, job: StoredJob, *, was: Placement | None = None) -> Placement:
-        """The index entries ``job`` has in its current state.
+    def placement(self, key: bytes, job: StoredJob) -> Placement:
+        """The index entries ``job`` has in its current state."""
+        return _placed(Placement, self.entries(key, job))
 
-        ``was``: an earlier placement of the same job, whose queue and insertion time
-        (never changed after insert) are reused instead of computed again.
+    def entries(self, key: bytes, job: StoredJob, *, was: Entries | None = None) -> Entries:
+        """:meth:`placement` as a plain tuple (see :data:`Entries`).
+
+        ``was``: earlier entries of the same job, whose queue and insertion time (never
+        changed after insert) are reused instead of computed again.
         """
         state = job.state
         code = STATE_CODES[state]
-        if was is None or was.by_state is None:
+        # The queue id and the by_state key ``was`` holds (None for a job not stored yet).
+        (queue, _), lifelong, _, _, _ = _NOWHERE if was is None else was
+        inserted = None
+        if lifelong is None:
             queue = self._shared.queue_ids.get(job.queue) or self.queue_id(job.queue)
-            by_state = _TIMED.pack(code, queue, micros(job.inserted_at)) + key
+            inserted = micros(job.inserted_at)
+            by_state = _TIMED.pack(code, queue, inserted) + key
         else:
-            queue = was.counter[0]
             # (queue id, inserted_at, seq): the part of the by_state key a job keeps for life.
-            by_state = _STATE_BYTES[code] + was.by_state[1:]
+            by_state = _STATE_BYTES[code] + lifelong[1:]
         if state is _RUNNING:
             # Running jobs are few (at most the total concurrency): no time index needed.
             claimed_by = job.claimed_by
-            claim = None if claimed_by is None else self._claim_prefix(claimed_by) + key
-            return _placed(Placement, ((queue, code), by_state, None, None, claim))
+            claim = None
+            if claimed_by is not None:
+                prefix = self._shared.claim_prefixes.get(claimed_by)
+                claim = (prefix or self._claim_prefix(claimed_by)) + key
+            return (queue, code), by_state, None, None, claim
         # by_time files a finished job under completed_at, any other under scheduled_at.
         completed_at = job.completed_at
         if completed_at is not None:
             by_time = _TIMED.pack(code, queue, micros(completed_at)) + key
-            return _placed(Placement, ((queue, code), by_state, by_time, None, None))
-        scheduled = micros(job.scheduled_at)
-        by_time = _TIMED.pack(code, queue, scheduled) + key
+            return (queue, code), by_state, by_time, None, None
+        scheduled_at = job.scheduled_at
+        if inserted is not None and scheduled_at == job.inserted_at:
+            # Due when inserted, as most jobs are: filed under the same time in both indexes.
+            scheduled, by_time = inserted, by_state
+        else:
+            scheduled = micros(scheduled_at)
+            by_time = _TIMED.pack(code, queue, scheduled) + key
         ready = None
         if state is _PENDING:
             ready = _READY_HEAD.pack(queue, signed(job.priority), scheduled) + key
-        return _placed(Placement, ((queue, code), by_state, by_time, ready, None))
+        return (queue, code), by_state, by_time, ready, None
 
     def _claim_prefix(self, runtime_id: str) -> bytes:
-        prefixes = self._shared.claim_prefixes
-        prefix = prefixes.get(runtime_id)
-        if prefix is None:
-            prefix = prefixes[runtime_id] = claim_prefix(runtime_id)
+        """The claims index prefix of ``runtime_id``, computed once per environment."""
+        prefix = self._shared.claim_prefixes[runtime_id] = claim_prefix(runtime_id)
         return prefix
 
-    def place(self, key: bytes, job: StoredJob, before: Placement | None) -> Placement:
+    def place(self, key: bytes, job: StoredJob, before: Entries | None) -> Entries:
         """Move ``job``'s index entries from ``before`` (``None``: a new job) to its state's.
 
         Returns where it is indexed now.
         """
-        after = self.placement(key, job, was=before)
+        after = self.entries(key, job, was=before)
         old = _NOWHERE if before is None else before
-        dbs, txn = self.dbs, self.txn
+        txn = self.txn
         worker = job.worker.encode()
         claimed_by = b"" if job.claimed_by is None else job.claimed_by.encode()
+        by_state_db, by_time_db, ready_db, claims_db = self._shared.indexes
+        counter, by_state, by_time, ready, claim = after
+        old_counter, old_by_state, old_by_time, old_ready, old_claim = old
         # Entries whose key did not change keep their value (the worker, the claimant).
         for db, was, now, value in (
-            (dbs.by_state, old.by_state, after.by_state, worker),
-            (dbs.by_time, old.by_time, after.by_time, worker),
-            (dbs.ready, old.ready, after.ready, b""),
-            (dbs.claims, old.claim, after.claim, claimed_by),
+            (by_state_db, old_by_state, by_state, worker),
+            (by_time_db, old_by_time, by_time, worker),
+            (ready_db, old_ready, ready, b""),
+            (claims_db, old_claim, claim, claimed_by),
         ):
             if was != now:
                 if was is not None:
-                    txn.delete(was, db=db)
+                    txn.delete(was, b"", db)
                 if now is not None:
-                    txn.put(now, value, db=db)
-        if old.counter != after.counter:
+                    txn.put(now, value, True, True, False, db)
+        if old_counter != counter:
             deltas = self._count_deltas  # as count() does, without its two calls per move
-            deltas[after.counter] = deltas.get(after.counter, 0) + 1
+            deltas[counter] = deltas.get(counter, 0) + 1
             if before is not None:
-                deltas[before.counter] = deltas.get(before.counter, 0) - 1
+                deltas[old_counter] = deltas.get(old_counter, 0) - 1
         return after
 
-    def update(
-        self, key: bytes, job: StoredJob, before: Placement, *, claimed: bool = False
-    ) -> None:
+    def update(self, key: bytes, job: StoredJob, before: Entries, *, claimed: bool = False) -> None:
         """Re-index and store a job changed since ``before`` was taken.
 
         ``claimed``: this process just claimed the job; its settlement takes the record
@@ -254,7 +273,7 @@ class JobWriter:
         """
         after = self.place(key, job, before)
         record = job.encode()
-        self.txn.put(key, record, db=self.dbs.jobs)
+        self.txn.put(key, record, True, True, False, self._jobs)
         if claimed:
             self._claimed.keep(key, record, job, after)
 
@@ -271,27 +290,39 @@ class JobWriter:
     def flush(self) -> None:
         """Write the counters this transaction changed."""
         counters = self._counters
+        changed = {}
         for counter, delta in self._count_deltas.items():
             if delta:
-                key = COUNT.pack(*counter)
-                counters.wrote(key, self._add(self.dbs.counts, key, delta, counters.current))
-        for key, delta in self._failure_deltas.items():
-            self._add(self.dbs.failed, key, delta, {})
+                changed[COUNT.pack(*counter)] = delta
+        written = self._add(self.dbs.counts, changed, counters.current)
+        if self._failure_deltas:
+            self._add(self.dbs.failed, self._failure_deltas, {})
         if self._next_seq is not None:
-            self.txn.put(_NEXT_SEQ, U64.pack(self._next_seq), db=self.dbs.meta)
-            counters.wrote(_NEXT_SEQ, self._next_seq)
+            self.txn.put(_NEXT_SEQ, U64.pack(self._next_seq), True, True, False, self.dbs.meta)
+            written[_NEXT_SEQ] = self._next_seq
+        if written:
+            counters.wrote(written)
 
-    def _add(self, db: lmdb._Database, key: bytes, delta: int, known: dict[bytes, int]) -> int:
-        """Add ``delta`` to the counter ``key`` (its value taken from ``known`` if there)."""
-        value = known.get(key)
-        if value is None:
-            raw = self.txn.get(key, db=db)
-            value = 0 if raw is None else U64.unpack(raw)[0]
-        total = value + delta
-        if total < 0:
-            raise CorruptRecord(f"counter {key.hex()} would go negative")
-        self.txn.put(key, U64.pack(total), db=db)
-        return total
+    def _add(
+        self, db: lmdb._Database, deltas: dict[bytes, int], known: dict[bytes, int]
+    ) -> dict[bytes, int]:
+        """Add each delta to its counter (whose value is taken from ``known`` if there).
+
+        Returns the new values (by key). One call for all: a flush adds two or three.
+        """
+        txn = self.txn
+        written = {}
+        for key, delta in deltas.items():
+            value = known.get(key)
+            if value is None:
+                raw = txn.get(key, None, db)
+                value = 0 if raw is None else U64.unpack(raw)[0]
+            total = value + delta
+            if total < 0:
+                raise CorruptRecord(f"counter {key.hex()} would go negative")
+            txn.put(key, U64.pack(total), True, True, False, db)
+            written[key] = total
+        return written
 
     def publish(self) -> None:
         """After commit: remember the queue ids this transaction saw."""

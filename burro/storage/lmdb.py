@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -111,7 +111,9 @@ class LmdbStorage:
         return self._shared
 
     def _write(self, body: Callable[[JobWriter], _T]) -> _T:
-        shared = self._usable()
+        shared = self._shared
+        if self._closed or shared.forked:  # _usable()'s checks, without its call per write
+            self._usable()
 
         def transaction(txn: lmdb.Transaction[bytes]) -> tuple[_T, JobWriter]:
             writer = JobWriter(txn, shared)
@@ -147,7 +149,7 @@ class LmdbStorage:
     # -- inserting -----------------------------------------------------------------
     def insert(self, job: NewJob, now: datetime) -> Inserted:
         """Store one job (honouring its uniqueness rule)."""
-        now = utc(now)
+        now = now if now.tzinfo is UTC else utc(now)  # the clock's times need no call
         return self._write(lambda writer: transitions.insert_job(writer, job, now))
 
     def insert_many(self, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
@@ -186,12 +188,15 @@ class LmdbStorage:
         now: datetime,
     ) -> tuple[list[Job | None], dict[str, list[Job]]]:
         """Settle, then claim per queue, in one transaction."""
-        now = utc(now)
+        now = now if now.tzinfo is UTC else utc(now)  # the clock's times need no call
         batch = list(settlements)
-        wanted = {queue: limit for queue, limit in claims.items() if limit > 0}
+        # Loops, not comprehensions: one call fewer each, on every worker's settlement.
+        wanted = {}
+        for queue, limit in claims.items():
+            if limit > 0:
+                wanted[queue] = limit
 
         def body(writer: JobWriter) -> tuple[list[Job | None], dict[str, list[Job]]]:
-            # Loops, not comprehensions: one call fewer each, on every worker's settlement.
             settled = []
             for item in batch:
                 settled.append(transitions.settle_job(writer, item, now))

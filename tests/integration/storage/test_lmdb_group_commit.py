@@ -176,9 +176,9 @@ class _FailingCommit(_Wrapped):
         super().__init__(env)
         self.armed = armed
 
-    def begin(self, **kwargs: Any) -> Any:
-        txn = self._wrapped.begin(**kwargs)
-        if kwargs.get("write") and self.armed:
+    def begin(self, db: Any = None, parent: Any = None, write: bool = False) -> Any:
+        txn = self._wrapped.begin(db, parent, write)
+        if write and self.armed:
             self.armed = False
             return _CommitFailingTxn(txn)
         return txn
