@@ -377,7 +377,7 @@ class BackgroundTaskManager:
         for name, value in options:
             if value is not None:
                 task[name] = value
-        return self._insert(lambda: self._kinds.build(task, 0))
+        return self._insert(self._kinds.build, task)
 
     def schedule_task(
         self,
@@ -391,7 +391,7 @@ class BackgroundTaskManager:
         self._require_running()
         when = scheduled_time(scheduled_at, self.clock.now())
         request = JobRequest(worker, function, args, options, when)
-        return self._insert(lambda: build_job(request, self.config, self._resolver))
+        return self._insert(self._build_request, request)
 
     @_not_after_stop
     def enqueue_many(self, tasks: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -401,32 +401,37 @@ class BackgroundTaskManager:
             raise InvalidTaskError(
                 f"enqueue_many takes an iterable of task mappings, not {type(tasks).__name__}"
             )
-        templates = JobTemplates(self.config, self._resolver)
-        jobs = [templates.build(task, index) for index, task in enumerate(tasks)]
+        jobs = JobTemplates(self.config, self._resolver).build_all(tasks)
         with self._ctx.reporter.enqueueing(jobs) as enqueue:
             inserted = self._storage.insert_many(enqueue.jobs, self.clock.now())
             enqueue.stored(inserted)
-        self._after_insert(jobs, [r.id for r in inserted if r.created])
-        return [r.id for r in inserted]
+        if self._runs_queues and any(row.created for row in inserted):
+            self._after_insert(jobs)
+        return [row.id for row in inserted]
 
-    def _insert(self, build: Callable[[], NewJob]) -> str:
-        self._require_running()
+    def _build_request(self, request: JobRequest, _index: int) -> NewJob:
+        """The job of a :meth:`schedule_task` call (built as :meth:`_insert` builds)."""
+        return build_job(request, self.config, self._resolver)
+
+    def _insert(self, build: Callable[[Any, int], NewJob], task: Any) -> str:
+        """Store the job ``build(task, 0)`` builds (in the turn, with the insert)."""
+        if self._phase is not _Phase.RUNNING:  # checked here: a call fewer per enqueue
+            self._require_running()
         try:
             with self._ctx.turn:
-                job = build()
+                job = build(task, 0)
                 with self._ctx.reporter.enqueueing((job,)) as enqueue:
                     inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
                     enqueue.stored((inserted,))
-                if inserted.created:
-                    self._after_insert([job], [inserted.id])
+                if inserted.created and self._runs_queues:
+                    self._after_insert((job,))
         except StorageError as error:
             self._require_running_after(error)
             raise
         return inserted.id
 
-    def _after_insert(self, jobs: Sequence[NewJob], ids: Sequence[str]) -> None:
-        if not self._runs_queues or not ids:
-            return
+    def _after_insert(self, jobs: Sequence[NewJob]) -> None:
+        """Wake what runs ``jobs``, of which at least one was just stored."""
         now = self.clock.now()
         if any(job.scheduled_at is not None and job.scheduled_at > now for job in jobs):
             self._ctx.wake_scheduler()

@@ -178,12 +178,14 @@ class JobMetrics:
     # -- jobs ------------------------------------------------------------------------
     def enqueued(self, jobs: Sequence[NewJob]) -> None:
         """Count newly stored jobs."""
-        if len(jobs) == 1:
+        if len(jobs) == 1:  # enqueue_task: the cached attributes read here, not by a call
             job = jobs[0]
-            self._enqueued.add(1, self._job_attributes(job.queue, job.worker, job.function))
+            attributes = self._attributes.get((job.queue, job.worker, job.function))
+            if attributes is None:
+                attributes = self._job_attributes(job.queue, job.worker, job.function)
+            self._enqueued.add(1, attributes)
             return
-        groups = Counter((job.queue, job.worker, job.function) for job in jobs)
-        for (queue, worker, function), count in groups.items():
+        for (queue, worker, function), count in _jobs_per_worker(jobs).items():
             self._enqueued.add(count, self._job_attributes(queue, worker, function))
 
     def started(self, job: Job) -> None:
@@ -233,6 +235,24 @@ class JobMetrics:
             if gauges is None:
                 gauges = _GAUGES[key] = _Gauges(self._meter)
             return gauges
+
+
+def _jobs_per_worker(jobs: Sequence[NewJob]) -> dict[tuple[str, str, str], int]:
+    """How many of ``jobs`` (at least one) each ``(queue, worker, function)`` has.
+
+    Jobs of a batch come in runs of one kind, sharing these very strings: a job whose
+    strings are those of the job before is counted without building or hashing a key.
+    """
+    counts: dict[tuple[str, str, str], int] = {}
+    queue, worker, function = jobs[0].queue, jobs[0].worker, jobs[0].function
+    run = 0
+    for job in jobs:
+        if not (job.queue is queue and job.worker is worker and job.function is function):
+            counts[queue, worker, function] = counts.get((queue, worker, function), 0) + run
+            queue, worker, function, run = job.queue, job.worker, job.function, 0
+        run += 1
+    counts[queue, worker, function] = counts.get((queue, worker, function), 0) + run
+    return counts
 
 
 def _histogram(meter: Meter, name: str, description: str) -> Histogram:

@@ -23,7 +23,7 @@ from burro.observability.capacity import CapacityWatch
 from burro.observability.events import EventBus
 from burro.observability.logs import Redactor, job_fields, worker_name
 from burro.observability.metrics import JobMetrics, RuntimeGauges
-from burro.observability.tracing import JobTracer
+from burro.observability.tracing import NO_SPAN, JobTracer
 from burro.states import TaskState
 from burro.storage.base import Inserted, Job, NewJob
 
@@ -159,11 +159,16 @@ class LifecycleReporter:
                 self._metrics.enqueued(jobs)
                 self._announce_enqueued(jobs[0], inserted[0].id)
             return
-        stored = [(job, row.id) for job, row in zip(jobs, inserted, strict=True) if row.created]
-        if stored:
-            self._metrics.enqueued([job for job, _ in stored])
-            for job, task_id in stored:
-                self._announce_enqueued(job, task_id)
+        created = [job for job, row in zip(jobs, inserted, strict=True) if row.created]
+        if not created:
+            return
+        self._metrics.enqueued(created)
+        # Asked once per batch: most runtimes neither log at INFO nor have subscribers,
+        # and a call per job to find that out costs more than the rest of its report.
+        if jobs_logger.isEnabledFor(logging.INFO) or self._events.wants("job.enqueued"):
+            for job, row in zip(jobs, inserted, strict=True):
+                if row.created:
+                    self._announce_enqueued(job, row.id)
 
     def _announce_enqueued(self, job: NewJob, task_id: str) -> None:
         if jobs_logger.isEnabledFor(logging.INFO):
@@ -301,22 +306,27 @@ class Enqueue(_SpanScope):
     __slots__ = ("jobs",)
 
     def __init__(self, reporter: LifecycleReporter, jobs: Sequence[NewJob]) -> None:
-        super().__init__(reporter)
+        # The base's fields set here, without its __init__'s call: one per enqueue.
+        self._reporter = reporter
+        self._span = None
         #: The jobs to store: with the span's trace context in their meta, if any.
         self.jobs = jobs
 
     def __enter__(self) -> Enqueue:
         reporter = self._reporter
         if self.jobs and reporter._enabled:
-            self._span = reporter._tracer.start_send(self.jobs)
-            self.jobs = reporter._tracer.carry(self._span, self.jobs)
+            self._span = span = reporter._tracer.start_send(self.jobs)
+            if span is not NO_SPAN:  # the no-op span carries no context into the jobs
+                self.jobs = reporter._tracer.carry(span, self.jobs)
         return self
 
     def stored(self, inserted: Sequence[Inserted]) -> None:
         """The store answered: ``inserted[i]`` is what became of ``jobs[i]``."""
-        if self._span is None:
+        span = self._span
+        if span is None:
             return
-        self._reporter._tracer.stored(self._span, inserted)
+        if span is not NO_SPAN:  # the no-op span records nothing: no call to find that out
+            self._reporter._tracer.stored(span, inserted)
         self._reporter._enqueued(self.jobs, inserted)
 
 

@@ -32,7 +32,7 @@ from burro.storage.base import Inserted, Job, NewJob
 if TYPE_CHECKING:
     from burro.actors._execute import Outcome
 
-__all__ = ["JobTracer", "ProcessSpan"]
+__all__ = ["NO_SPAN", "JobTracer", "ProcessSpan"]
 
 #: The error types of attempts that failed by returning, not raising.
 _RETURNED_FAILURES = frozenset({"Failure", "error"})
@@ -60,8 +60,8 @@ class ProcessSpan:
 
 
 #: The no-op tracer's one span (no SDK, nothing to continue): nothing to record or attach.
-_NO_SPAN = trace.INVALID_SPAN
-_UNTRACED = ProcessSpan(_NO_SPAN, None)
+NO_SPAN = trace.INVALID_SPAN
+_UNTRACED = ProcessSpan(NO_SPAN, None)
 
 
 class JobTracer:
@@ -85,7 +85,7 @@ class JobTracer:
         """The PRODUCER span of one enqueue (of one job, or a batch), in the current span."""
         queue = jobs[0].queue if len(jobs) == 1 else _common_queue(jobs)
         span = self._tracer.start_span(f"send {queue}" if queue else "send", kind=SpanKind.PRODUCER)
-        if span is not _NO_SPAN and span.is_recording():
+        if span is not NO_SPAN and span.is_recording():
             span.set_attributes(_send_attributes(jobs, queue))
         return span
 
@@ -101,7 +101,7 @@ class JobTracer:
 
     def carry(self, span: Span, jobs: Sequence[NewJob]) -> Sequence[NewJob]:
         """``jobs`` with ``span``'s trace context in their meta (as is when there is none)."""
-        if span is _NO_SPAN or not span.get_span_context().is_valid:
+        if span is NO_SPAN or not span.get_span_context().is_valid:
             return jobs
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))
@@ -120,7 +120,7 @@ class JobTracer:
     @staticmethod
     def stored(span: Span, inserted: Sequence[Inserted]) -> None:
         """Record on a PRODUCER span what the store answered: the task id, duplicates."""
-        if span is _NO_SPAN or not span.is_recording():
+        if span is NO_SPAN or not span.is_recording():
             return
         if len(inserted) == 1:
             span.set_attribute("messaging.message.id", inserted[0].id)
@@ -136,7 +136,7 @@ class JobTracer:
         span = self._tracer.start_span(
             f"process {job.queue}", context=parent, kind=SpanKind.CONSUMER, links=links
         )
-        if span is _NO_SPAN:
+        if span is NO_SPAN:
             return _UNTRACED
         if span.is_recording():
             span.set_attributes(_process_attributes(job))
@@ -147,7 +147,7 @@ class JobTracer:
 
     def processed(self, span: Span, outcome: Outcome, settled: Job | None) -> None:
         """Record how an attempt ended: its state, and on failure the error."""
-        if span is _NO_SPAN or not span.is_recording():
+        if span is NO_SPAN or not span.is_recording():
             return
         span.set_attribute("burro.job.state", settled.state.value if settled else "unrecorded")
         if outcome.kind == "failed":
@@ -194,7 +194,10 @@ class JobTracer:
 
 def _common_queue(jobs: Sequence[NewJob]) -> str | None:
     first = jobs[0].queue
-    return first if all(job.queue == first for job in jobs) else None
+    for job in jobs:  # a loop: a generator costs a resumption per job of a batch
+        if job.queue != first:
+            return None
+    return first
 
 
 def _send_attributes(jobs: Sequence[NewJob], queue: str | None) -> dict[str, Any]:

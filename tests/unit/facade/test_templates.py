@@ -166,3 +166,79 @@ def test_enqueue_task_still_checks_what_is_each_call_s_own(manager: Any) -> None
         manager.enqueue_task(resize, "resize", ["e.png", 5], priorty=1)
     _, page = manager.list_tasks()
     assert page.total_entries == 1, "nothing of the refused calls was stored"
+
+
+class Shared:
+    """An option value that is one object across tasks, as a comprehension's would be."""
+
+    media = "".join(["me", "dia"])  # equal to "media", another object
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        # One kind: the loop reuses the template of the task before.
+        [task([f"{n}.png", n]) for n in range(4)],
+        # Kinds coming and going, options of equal value but other objects or types.
+        [
+            task(["a.png", 1], queue="media"),
+            task(["b.png", 2], queue=Shared.media),
+            task(["c.png", 3], queue=Shared.media, priority=1),
+            task(["d.png", 4], queue=Shared.media, priority=1),
+            {"worker": crop, "args": ("e.png",)},
+            {"worker": crop, "args": ["f.png"], "meta": {"n": 1}},
+            {"worker": crop, "args": ["g.png"], "meta": None},
+            {"worker": crop, "function": "crop", "args": ["h.png"]},
+            {"worker": crop},
+            {"worker": crop, "args": ["i.png"]},
+            task(["j.png", 5], unique_for_seconds=60),
+            task(["k.png", 6], unique_for_seconds=60),
+            task(["l.png", 7]),
+            task(["m.png", 8], max_attempts=3),
+            task(["n.png", 9], max_attempts=3),
+        ],
+    ],
+    ids=["one kind", "many kinds"],
+)
+def test_build_all_builds_every_task_as_build_job_does(batch: list[dict[str, Any]]) -> None:
+    resolver = WorkerResolver(())
+    expected = [every_field(build_job(task_request(one), CONFIG, resolver)) for one in batch]
+    built = JobTemplates(CONFIG, resolver).build_all(batch)
+    assert [every_field(job) for job in built] == expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"args": ["b.png", object()]}, "args cannot be stored"),
+        ({"args": "b.png"}, "args must be a list or tuple"),
+        ({"args": ["b.png", 2], "meta": {1: "x"}}, "meta must be a mapping"),
+        ({"args": ["b.png", 2], "priority": True}, "priority"),
+        ({"args": ["b.png", 2], "queue": "nowhere"}, "unknown queue"),
+        ({"args": ["b.png", 2], "priorty": 1}, "unknown option"),
+    ],
+)
+def test_build_all_refuses_a_later_task_of_a_known_kind_as_build_does(
+    bad: dict[str, Any], message: str
+) -> None:
+    batch = [
+        task(["a.png", 1]),
+        task(["b.png", 2]),
+        {"worker": resize, "function": "resize", **bad},
+    ]
+    with pytest.raises(burro.InvalidTaskError, match=message) as raised:
+        JobTemplates(CONFIG, WorkerResolver(())).build_all(batch)
+    with pytest.raises(burro.InvalidTaskError) as expected:
+        build_job(task_request(batch[2]), CONFIG, WorkerResolver(()))
+    assert str(raised.value) == str(expected.value)
+
+
+def test_build_all_keeps_list_and_tuple_subclasses_as_build_job_does() -> None:
+    class Args(list[Any]):
+        pass
+
+    resolver = WorkerResolver(())
+    batch = [task(["a.png", 1]), task(Args(["b.png", 2]))]
+    built = JobTemplates(CONFIG, resolver).build_all(batch)
+    expected = [build_job(task_request(one), CONFIG, resolver) for one in batch]
+    assert [every_field(job) for job in built] == [every_field(job) for job in expected]

@@ -105,3 +105,29 @@ def test_a_closed_store_is_skipped(reader: InMemoryMetricReader, provider: Meter
 
     assert gauge(reader, "burro.queue.size", queue="default", status="pending") is None
     assert gauge(reader, "burro.workers.active", queue="default") == 1
+
+
+def test_a_batch_counts_each_worker_s_jobs_as_a_counter_over_them_would(
+    reader: InMemoryMetricReader, provider: MeterProvider
+) -> None:
+    from collections import Counter
+
+    from burro.storage.base import NewJob
+
+    # Runs of one kind share their strings; equal strings that are other objects, and a
+    # kind that comes back after another, still count together.
+    media = "".join(["me", "dia"])
+    kinds = [
+        ("default", "app.mail", "send"),
+        ("default", "app.mail", "send"),
+        ("media", "app.video", "resize"),
+        ("default", "app.mail", "send"),
+        (media, "app.video", "resize"),
+        ("default", "app.mail", "notify"),
+    ]
+    jobs = [NewJob(queue, worker, function) for queue, worker, function in kinds]
+    JobMetrics(provider).enqueued(jobs)
+
+    expected = Counter((queue, f"{worker}.{function}") for queue, worker, function in kinds)
+    for (queue, worker), count in expected.items():
+        assert gauge(reader, "burro.jobs.enqueued", queue=queue, worker=worker) == count

@@ -19,6 +19,7 @@ from burro.storage import JobFilter, NewJob, open_storage
 from burro.storage._codec import pack
 from burro.storage._lmdb_keys import U64
 from burro.storage._lmdb_records import StoredJob
+from burro.storage.base import Inserted
 from tests.unit.storage.factories import T0, new_job
 
 #: Shared by several jobs of a batch, as enqueue_many's templates share theirs.
@@ -162,3 +163,36 @@ def test_a_sequence_counter_behind_the_stored_jobs_fails_the_insert(
         assert store.counts()["default"][TaskState.PENDING] == 3
     finally:
         store.close()
+
+
+def test_long_args_and_shared_fields_are_stored_as_one_by_one(tmp_path: Path) -> None:
+    # Args of every binary header length (bin 8, 16 and 32), in jobs that share their
+    # fields' very objects (as jobs of one enqueue_many template do) and in jobs that don't.
+    template = new_job(queue="media", priority=2, retry_delay_seconds=1.5, meta=SHARED_META)
+    sizes = [0, 200, 253, 254, 300, 65_532, 65_533, 70_000, 3]
+    jobs = []
+    for n, size in enumerate(sizes):
+        job = new_job(
+            queue=template.queue,
+            priority=template.priority,
+            retry_delay_seconds=template.retry_delay_seconds,
+            meta=template.meta if n % 3 else {"n": n},
+            args=("x" * size,),
+        )
+        jobs.append(job)
+        jobs.append(new_job(queue="media", priority=2, retry_delay_seconds=1.5, args=(n,)))
+    outcomes = stored(jobs, tmp_path / "bulk", bulk=True)
+    assert outcomes == stored(jobs, tmp_path / "one", bulk=False)
+    assert dump(tmp_path / "bulk") == dump(tmp_path / "one")
+
+
+def test_the_rows_of_a_bulk_insert_are_inserted_rows(tmp_path: Path) -> None:
+    store = open_storage("lmdb", tmp_path / "store", durability="process")
+    try:
+        rows = store.insert_many([new_job(args=(n,)) for n in range(3)], T0)
+    finally:
+        store.close()
+    assert rows == [Inserted(row.id, created=True) for row in rows]
+    assert all(type(row) is Inserted and row.created is True for row in rows)
+    with pytest.raises(AttributeError):
+        rows[0].id = "changed"  # type: ignore[misc]
