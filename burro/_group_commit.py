@@ -64,7 +64,8 @@ class GroupCommitter:
     ``make_durable`` (a store whose commits wait for the disk), it returns whether its
     commit flushed every earlier one to disk, and a ticket that succeeded is acknowledged
     only once its commit is durable (a raise fails the held tickets too); leaders also
-    gather their batches (see the module).
+    gather their batches (see the module). Without it, ``commit_one(item)`` (if given)
+    commits a writer that finds nobody leading, returning its result or raising.
     """
 
     def __init__(
@@ -73,8 +74,11 @@ class GroupCommitter:
         make_durable: Callable[[], None] | None = None,
         *,
         gather_share: float = 0.25,
+        commit_one: Callable[[Any], Any] | None = None,
     ) -> None:
         self._commit_batch = commit_batch
+        #: A lone writer's commit, without building a ticket (stores without make_durable).
+        self._commit_one = commit_one
         self._make_durable = make_durable
         #: The longest a leader gathers writers, as a share of the previous commit's duration.
         self._gather_share = gather_share
@@ -90,13 +94,34 @@ class GroupCommitter:
 
     def run(self, item: Any) -> Any:
         """Queue ``item``, wait until its batch is committed, return its result."""
-        durable = self._make_durable is not None
-        if not durable:
-            with self._lock:
-                alone = not self._leading
-                self._leading = True
-            if alone:
-                return self._run_alone(item)
+        if self._make_durable is not None:
+            return self._run_queued(item, durable=True)
+        with self._lock:
+            alone = not self._leading
+            self._leading = True
+        if not alone:
+            return self._run_queued(item, durable=False)
+        # Nobody leads: commit at once, as a batch of one (by commit_one: without a ticket).
+        # Inline, like the hand-over below (_hand_over's work): this runs for every write.
+        try:
+            if self._commit_one is not None:
+                return self._commit_one(item)
+            ticket = Ticket(item)
+            self._commit_batch([ticket])
+        finally:
+            with self._lock:  # to the first writer that queued meanwhile, if any
+                if self._queued:
+                    successor = self._queued[0].wake
+                    assert successor is not None  # queued while this writer led
+                    successor.set()
+                else:
+                    self._leading = False  # nothing is ever held without make_durable
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def _run_queued(self, item: Any, *, durable: bool) -> Any:
+        """:meth:`run` for a writer that queues its item (a leader is active, or disk waits)."""
         ticket: Ticket = Ticket(item)
         with self._lock:
             lead, self._leading = not self._leading, True
@@ -115,19 +140,6 @@ class GroupCommitter:
             if not ticket.done:  # leadership was passed on to this writer
                 ticket.wake.clear()
                 lead_batch()
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.result
-
-    def _run_alone(self, item: Any) -> Any:
-        """Commit ``item`` as a batch of one: nobody was leading or queued (no disk waits)."""
-        ticket: Ticket = Ticket(item)
-        try:
-            self._commit_batch([ticket])
-        except BaseException as error:
-            ticket.fail(error)
-        finally:
-            self._hand_over()  # to the first writer that queued meanwhile, if any
         if ticket.error is not None:
             raise ticket.error
         return ticket.result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from burro.supervision import SupervisedActor
@@ -33,17 +32,19 @@ class BurroActor(SupervisedActor):
 
     def __init__(self) -> None:
         super().__init__()
-        self._crash_requested = threading.Event()
+        # A flag, not an Event: a worker checks it once per job, and Event.is_set is a
+        # Python call. Set from another thread; reads and writes of it are atomic.
+        self._crash_requested = False
 
     def request_crash(self) -> None:
         """Make this actor fail inside its own thread (tests and fault drills)."""
-        self._crash_requested.set()
+        self._crash_requested = True
         self.actor_ref.tell(CRASH)
 
     def crash_point(self) -> None:
         """Raise :class:`InjectedCrash` if a crash was requested."""
-        if self._crash_requested.is_set():
-            self._crash_requested.clear()
+        if self._crash_requested:
+            self._crash_requested = False
             raise InjectedCrash(f"{self.actor_ref} crashed on request")
 
     def on_receive(self, message: Any) -> Any:

@@ -30,7 +30,8 @@ class _Finished(NamedTuple):
     slot: int = 0
 
 
-_NO_LOCK = contextlib.nullcontext()
+#: Builds a _Finished from its fields in order, without the named tuple's Python __new__.
+_finished = tuple.__new__
 
 
 class SettlementBatcher:
@@ -49,7 +50,7 @@ class SettlementBatcher:
         self._clock = clock
         self._turn = turn
         self._hubs = hubs
-        self._group = GroupCommitter(self._commit)
+        self._group = GroupCommitter(self._commit, commit_one=self._settle_one)
 
     def finish(
         self, settlement: Settlement, next_from: str | None, slot: int = 0
@@ -60,7 +61,7 @@ class SettlementBatcher:
         its claims lock is let go, so the QueueActor never takes it for a stranded claim.
         Returns the settled job (None if the settlement was stale) and the claimed job.
         """
-        item = _Finished(settlement, next_from, slot)
+        item = _finished(_Finished, (settlement, next_from, slot))
         result: tuple[Job | None, Job | None] = self._group.run(item)
         return result
 
@@ -96,16 +97,33 @@ class SettlementBatcher:
 
     def _apply_one(self, ticket: Ticket) -> None:
         """:meth:`_apply` for the common batch of one, without pooling the claims."""
-        item: _Finished = ticket.item
+        ticket.succeed(self._settle_one(ticket.item))
+
+    def _settle_one(self, item: _Finished) -> tuple[Job | None, Job | None]:
+        """Commit one writer's item: its settled job, and the job claimed for its slot.
+
+        A lone writer's whole commit (the group committer calls it without a ticket).
+        """
         queue = item.next_from
-        wanted = {} if queue is None else {queue: 1}
-        with self._hubs[queue].claims_lock if queue is not None else _NO_LOCK:
+        if queue is None:
             with self._turn:  # see burro._turns
-                (job,), claimed = self._storage.settle_and_claim(
-                    [item.settlement], wanted, self._runtime_id, self._clock.now()
+                (job,), _ = self._storage.settle_and_claim(
+                    [item.settlement], {}, self._runtime_id, self._clock.now()
                 )
-            next_jobs = claimed.get(queue) if queue is not None else None
-            self._hand_out(ticket, job, next_jobs[0] if next_jobs else None)
+            return job, None
+        hub = self._hubs[queue]
+        with hub.claims_lock:
+            with self._turn:
+                (job,), claimed = self._storage.settle_and_claim(
+                    [item.settlement], {queue: 1}, self._runtime_id, self._clock.now()
+                )
+            next_jobs = claimed.get(queue)
+            if not next_jobs:
+                return job, None
+            next_job = next_jobs[0]
+            # Recorded before the claims lock is let go (see finish).
+            hub.claimed_for(item.slot, next_job.id)
+        return job, next_job
 
     def _hand_out(self, ticket: Ticket, settled: Job | None, next_job: Job | None) -> None:
         """Give a writer its outcome; its next job is recorded as claimed for its slot first."""

@@ -28,6 +28,10 @@ _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 
 
+#: Builds an Outcome from all its fields, in order (defaults are not filled in).
+_outcome = tuple.__new__
+
+
 class Outcome(NamedTuple):
     """How one attempt ended, before anything is stored (a named tuple: one per attempt)."""
 
@@ -76,7 +80,9 @@ def call_worker(
         return failed_outcome(exc)
     kind = type(value)
     if kind in _PLAIN_RESULTS and kind is not tuple:  # most results: nothing more to check
-        return Outcome("completed", result=_storable(value))
+        # Built by tuple.__new__, in field order: the named tuple's __new__ is a Python call.
+        result = None if value is None else _storable(value)
+        return _outcome(Outcome, ("completed", result, None, None))
     return _returned_outcome(value)
 
 

@@ -131,8 +131,12 @@ class QueueHub:
 
         Never once scaling down removed it, even if a new worker took its slot over.
         """
-        with self._lock:
-            return self._workers.get(index) is worker and self._open(index)
+        with self._lock:  # _open inline: this runs for every job a worker finishes
+            return (
+                self._workers.get(index) is worker
+                and not (self.paused or self.stopping)
+                and index < self.concurrency
+            )
 
     def claimed_for(self, index: int, job_id: str) -> None:
         """``job_id`` was claimed for slot ``index``, which has yet to take it over."""

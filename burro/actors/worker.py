@@ -8,8 +8,9 @@ running can run again, never finished ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from datetime import datetime
+from queue import Queue
 from typing import Any, NamedTuple, TypeVar
 
 from burro.actors._base import BurroActor
@@ -18,6 +19,7 @@ from burro.actors._execute import Outcome, execute
 from burro.actors._retry import retry_at
 from burro.errors import InvalidTaskError, StorageError
 from burro.facade.context import TaskContext
+from burro.observability.reporter import Attempt
 from burro.states import TaskState
 from burro.storage.base import Cancel, Complete, Fail, Job, Settlement
 
@@ -26,6 +28,12 @@ __all__ = ["Run", "WorkerActor"]
 logger = logging.getLogger("burro.worker")
 
 _T = TypeVar("_T")
+
+#: Read once: an enum member read off its class costs about a Python call.
+_RETRYABLE = TaskState.RETRYABLE
+
+#: Builds a Complete from its fields in order, without the named tuple's Python __new__.
+_complete = tuple.__new__
 
 
 class Run(NamedTuple):
@@ -42,6 +50,12 @@ class WorkerActor(BurroActor):
         self._ctx = context
         self._hub = context.hubs[queue]
         self._index = index
+        # Read once, for the hot path: pykka's actor_ref is a property, and Queue.empty
+        # takes the queue's lock and makes two calls to say whether its deque is empty.
+        self._ref = self.actor_ref
+        inbox = self.actor_inbox
+        assert isinstance(inbox, Queue)  # a ThreadingActor's inbox
+        self._messages: Sized = inbox.queue
 
     def on_start(self) -> None:
         """Take the slot over; jobs held by a crashed predecessor are put back."""
@@ -69,13 +83,14 @@ class WorkerActor(BurroActor):
 
     def _run_one(self, job: Job) -> Job | None:
         """Execute one job and commit its outcome; returns the next job claimed for this slot."""
-        with self._ctx.reporter.attempt(job) as attempt:  # the attempt's CONSUMER span
+        # The attempt's CONSUMER span (reporter.attempt(job), without that method's call).
+        with Attempt(self._ctx.reporter, job) as attempt:
             outcome = self._execute(job)
             attempt.executed()
             self.crash_point()  # a fault here loses the outcome: the job is rescued, runs again
             settled, next_job = self._settle(job, outcome)
             attempt.settled(settled, outcome)
-        if settled is not None and settled.state is TaskState.RETRYABLE:
+        if settled is not None and settled.state is _RETRYABLE:
             self._ctx.wake_scheduler()
         return next_job
 
@@ -89,9 +104,9 @@ class WorkerActor(BurroActor):
         hub = self._hub
         if next_job is not None:
             if hub.replace(self._index, finished.id, next_job.id):
-                if self.actor_inbox.empty():
+                if not self._messages:  # Queue.empty, without its lock: as racy
                     return next_job
-                self.actor_ref.tell(Run(next_job))  # let crash/stop messages in first
+                self._ref.tell(Run(next_job))  # let crash/stop messages in first
                 return None
             self._give_back(next_job.id)
         hub.free(self._index, finished.id)
@@ -112,8 +127,14 @@ class WorkerActor(BurroActor):
 
     def _settle(self, job: Job, outcome: Outcome) -> tuple[Job | None, Job | None]:
         hub = self._hub
-        next_from = hub.name if hub.may_claim(self._index, self.actor_ref) else None
-        commit, settlement = self._ctx.commit, self._settlement(job, outcome)
+        next_from = hub.name if hub.may_claim(self._index, self._ref) else None
+        if outcome.kind == "completed":  # _settlement's common case, without its call
+            settlement: Settlement = _complete(
+                Complete, (job.id, self._ctx.runtime_id, job.attempts, outcome.result)
+            )
+        else:
+            settlement = self._settlement(job, outcome)
+        commit = self._ctx.commit
         try:
             try:
                 return commit.finish(settlement, next_from, self._index)

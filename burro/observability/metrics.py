@@ -190,9 +190,13 @@ class JobMetrics:
 
     def started(self, job: Job) -> None:
         """Record how long a job waited between falling due and starting."""
-        if job.attempted_at is not None:
-            waited = (job.attempted_at - job.scheduled_at).total_seconds()
-            attributes = self._job_attributes(job.queue, job.worker, job.function)
+        attempted_at = job.attempted_at
+        if attempted_at is not None:
+            waited = (attempted_at - job.scheduled_at).total_seconds()
+            # The cached attributes read here, not by a call: this runs for every attempt.
+            attributes = self._attributes.get((job.queue, job.worker, job.function))
+            if attributes is None:
+                attributes = self._job_attributes(job.queue, job.worker, job.function)
             self._wait.record(max(waited, 0.0), attributes)
 
     def processed(self, job: Job, seconds: float) -> None:

@@ -23,7 +23,7 @@ from burro.observability.capacity import CapacityWatch
 from burro.observability.events import EventBus
 from burro.observability.logs import Redactor, job_fields, worker_name
 from burro.observability.metrics import JobMetrics, RuntimeGauges
-from burro.observability.tracing import NO_SPAN, JobTracer
+from burro.observability.tracing import NO_SPAN, UNTRACED, JobTracer
 from burro.states import TaskState
 from burro.storage.base import Inserted, Job, NewJob
 
@@ -195,12 +195,18 @@ class LifecycleReporter:
     def _settled(self, job: Job, outcome: Outcome, duration: float) -> None:
         self._metrics.processed(job, duration)
         summary = None
-        if outcome.kind == "failed":
+        failed = outcome.kind == "failed"
+        if failed:
             summary = self._redactor.error(outcome.error, outcome.error_type).summary
             self._log_failure(job, summary)
         elif jobs_logger.isEnabledFor(logging.INFO):
             self._log_success(job, duration)
-        self._emit_settled(job, outcome, duration, summary)
+        # Asked here, not only by _emit_settled: most runtimes have no subscribers, and
+        # the call to find that out there would be one more per attempt.
+        event = _SETTLED_EVENTS.get(job.state)
+        wants = self._events.wants
+        if (event is not None and wants(event)) or (failed and wants("job.failed")):
+            self._emit_settled(job, outcome, duration, summary)
 
     @staticmethod
     def _log_success(job: Job, duration: float) -> None:
@@ -336,7 +342,9 @@ class Attempt(_SpanScope):
     __slots__ = ("_executed", "_job", "_process", "_started")
 
     def __init__(self, reporter: LifecycleReporter, job: Job) -> None:
-        super().__init__(reporter)
+        # The base's fields set here, without its __init__'s call: one per attempt.
+        self._reporter = reporter
+        self._span = None
         self._job = job
         self._started = self._executed = 0.0
 
@@ -356,8 +364,10 @@ class Attempt(_SpanScope):
         """The outcome was committed (``job`` as it now is), or not (``None``)."""
         duration = (self._executed or time.monotonic()) - self._started
         reporter = self._reporter
-        assert self._span is not None
-        reporter._tracer.processed(self._span, outcome, job)
+        span = self._span
+        assert span is not None
+        if span is not NO_SPAN:  # the no-op span records nothing: no call to find that out
+            reporter._tracer.processed(span, outcome, job)
         if job is not None:
             reporter._settled(job, outcome, duration)
 
@@ -369,7 +379,8 @@ class Attempt(_SpanScope):
     ) -> None:
         if exc is not None and self._span is not None:
             self._reporter._tracer.crashed(self._span, exc)
-        self._process.close()
+        if self._process is not UNTRACED:  # closing it would detach nothing, end nothing
+            self._process.close()
 
 
 class Fire(_SpanScope):

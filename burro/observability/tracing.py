@@ -32,12 +32,14 @@ from burro.storage.base import Inserted, Job, NewJob
 if TYPE_CHECKING:
     from burro.actors._execute import Outcome
 
-__all__ = ["NO_SPAN", "JobTracer", "ProcessSpan"]
+__all__ = ["NO_SPAN", "UNTRACED", "JobTracer", "ProcessSpan"]
 
 #: The error types of attempts that failed by returning, not raising.
 _RETURNED_FAILURES = frozenset({"Failure", "error"})
 
 MESSAGING_SYSTEM = "burro"
+#: Read once: an enum member read off its class costs about a Python call.
+_CONSUMER = SpanKind.CONSUMER
 _ROOT = Context()
 
 
@@ -61,7 +63,8 @@ class ProcessSpan:
 
 #: The no-op tracer's one span (no SDK, nothing to continue): nothing to record or attach.
 NO_SPAN = trace.INVALID_SPAN
-_UNTRACED = ProcessSpan(NO_SPAN, None)
+#: The attempt's ProcessSpan with the no-op tracer: closing it does nothing.
+UNTRACED = ProcessSpan(NO_SPAN, None)
 
 
 class JobTracer:
@@ -131,13 +134,15 @@ class JobTracer:
     # -- attempts ------------------------------------------------------------------
     def start_process(self, job: Job) -> ProcessSpan:
         """The CONSUMER span of one attempt of ``job``, made current for its code."""
-        producer = self._extract(job.meta)
+        # Extraction costs microseconds: skip it for jobs that carry no context.
+        meta = job.meta
+        producer = None if self._carrier_keys.isdisjoint(meta) else propagate.extract(meta)
         parent, links = (_ROOT, None) if producer is None else self._placement(producer)
         span = self._tracer.start_span(
-            f"process {job.queue}", context=parent, kind=SpanKind.CONSUMER, links=links
+            f"process {job.queue}", context=parent, kind=_CONSUMER, links=links
         )
         if span is NO_SPAN:
-            return _UNTRACED
+            return UNTRACED
         if span.is_recording():
             span.set_attributes(_process_attributes(job))
         current = None
@@ -184,12 +189,6 @@ class JobTracer:
             return producer, None
         sent = trace.get_current_span(producer).get_span_context()
         return _ROOT, [Link(sent)] if sent.is_valid else None
-
-    def _extract(self, meta: Mapping[str, Any]) -> Context | None:
-        # Extraction costs microseconds: skip it for jobs that carry no context.
-        if self._carrier_keys.isdisjoint(meta):
-            return None
-        return propagate.extract(meta)
 
 
 def _common_queue(jobs: Sequence[NewJob]) -> str | None:

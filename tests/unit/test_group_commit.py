@@ -119,6 +119,67 @@ def test_many_writers_all_get_their_own_results() -> None:
     assert results == {item: item * 2 for item in items}
 
 
+def test_commit_one_commits_a_lone_writer_as_a_batch_of_one_would() -> None:
+    batches: Batches = []
+    singles: list[str] = []
+
+    def commit(batch: list[Ticket]) -> None:
+        batches.append([t.item for t in batch])
+        for ticket in batch:
+            if ticket.item == "bad":
+                ticket.fail(ValueError("bad item"))
+            else:
+                ticket.succeed(f"done {ticket.item}")
+
+    def commit_one(item: str) -> str:
+        singles.append(item)
+        if item == "bad":
+            raise ValueError("bad item")
+        return f"done {item}"
+
+    general, fast = GroupCommitter(commit), GroupCommitter(commit, commit_one=commit_one)
+    for committer in (general, fast):
+        assert committer.run("a") == "done a"
+        with pytest.raises(ValueError, match="bad item"):
+            committer.run("bad")
+        assert committer.run("b") == "done b"  # leadership was let go after the failure
+    assert singles == ["a", "bad", "b"]
+    assert batches == [["a"], ["bad"], ["b"]]  # the general path's only
+
+
+def test_a_writer_queued_behind_commit_one_is_handed_the_lead() -> None:
+    batches: Batches = []
+    release = threading.Event()
+
+    def commit(batch: list[Ticket]) -> None:
+        batches.append([t.item for t in batch])
+        for ticket in batch:
+            ticket.succeed(f"done {ticket.item}")
+
+    def commit_one(item: str) -> str:
+        assert release.wait(10)
+        return f"alone {item}"
+
+    committer = GroupCommitter(commit, commit_one=commit_one)
+    outcome: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: outcome.update(first=committer.run("first")))
+    first.start()
+    for _ in range(1000):  # until "first" leads
+        with committer._lock:
+            if committer._leading:
+                break
+        threading.Event().wait(0.01)
+    others = threading.Thread(target=lambda: outcome.update(run_in_threads(committer.run, ["x"])))
+    others.start()
+    wait_for_queued(committer, 1)
+    release.set()
+    first.join(10)
+    others.join(10)
+    assert outcome == {"first": "alone first", "x": "done x"}
+    assert batches == [["x"]]
+    assert not committer._leading
+
+
 # -- durable stores: pipelined acknowledgements and gathered batches --------------------
 class DurableLog:
     """A fake durable store: records its commits and flushes, in order."""
