@@ -13,6 +13,15 @@ from burro._group_commit import GroupCommitter, Ticket
 Batches = list[list[Any]]
 
 
+def settle(batch: list[Ticket]) -> None:
+    """Succeed every ticket but those of the item "bad", which fail."""
+    for ticket in batch:
+        if ticket.item == "bad":
+            ticket.fail(ValueError("bad item"))
+        else:
+            ticket.succeed(f"done {ticket.item}")
+
+
 def committer_holding_first_batch(batches: Batches, release: threading.Event) -> GroupCommitter:
     """A committer whose first batch waits for ``release`` (so others queue behind it)."""
 
@@ -20,11 +29,7 @@ def committer_holding_first_batch(batches: Batches, release: threading.Event) ->
         if not batches:
             assert release.wait(10)
         batches.append([t.item for t in batch])
-        for ticket in batch:
-            if ticket.item == "bad":
-                ticket.fail(ValueError("bad item"))
-            else:
-                ticket.succeed(f"done {ticket.item}")
+        settle(batch)
 
     return GroupCommitter(commit)
 
@@ -125,11 +130,7 @@ def test_commit_one_commits_a_lone_writer_as_a_batch_of_one_would() -> None:
 
     def commit(batch: list[Ticket]) -> None:
         batches.append([t.item for t in batch])
-        for ticket in batch:
-            if ticket.item == "bad":
-                ticket.fail(ValueError("bad item"))
-            else:
-                ticket.succeed(f"done {ticket.item}")
+        settle(batch)
 
     def commit_one(item: str) -> str:
         singles.append(item)

@@ -13,28 +13,14 @@ from burro.observability.reporter import Attempt, LifecycleReporter
 from burro.observability.tracing import UNTRACED
 from burro.states import TaskState
 from burro.storage.base import Job
+from tests.unit.observability.test_tracing import claimed
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def job(state: TaskState) -> Job:
-    return Job(
-        id="7",
-        state=state,
-        queue="default",
-        worker="shop.jobs",
-        function="sync",
-        args=(),
-        priority=0,
-        attempts=1,
-        max_attempts=1,
-        retry_delay_seconds=1.0,
-        timeout_seconds=None,
-        meta={},
-        inserted_at=NOW,
-        scheduled_at=NOW,
-        attempted_at=NOW,
-    )
+    """The tracing suite's claimed job, in ``state``."""
+    return claimed({})._replace(state=state)
 
 
 def test_an_untraced_attempt_reports_its_events_and_leaves_no_context_behind() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import lmdb
 
 from burro.states import TaskState
 from burro.storage import Complete, Fail, Job, NewJob, Storage
@@ -87,3 +90,19 @@ def expected_counts(**by_state: int) -> dict[TaskState, int]:
     counts = dict.fromkeys(TaskState, 0)
     counts.update({TaskState(name): n for name, n in by_state.items()})
     return counts
+
+
+def dump_store(path: Path) -> dict[bytes, list[tuple[bytes, bytes]]]:
+    """Every entry of every named database of the store at ``path``."""
+    env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=64, subdir=True)
+    try:
+        with env.begin() as txn:
+            names = [name for name, _ in txn.cursor()]
+        contents = {}
+        for name in names:
+            db = env.open_db(name, create=False)
+            with env.begin(db=db) as txn:
+                contents[name] = list(txn.cursor())
+        return contents
+    finally:
+        env.close()

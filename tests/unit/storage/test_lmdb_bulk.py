@@ -20,7 +20,7 @@ from burro.storage._codec import pack
 from burro.storage._lmdb_keys import U64
 from burro.storage._lmdb_records import StoredJob
 from burro.storage.base import Inserted
-from tests.unit.storage.factories import T0, new_job
+from tests.unit.storage.factories import T0, dump_store, new_job
 
 #: Shared by several jobs of a batch, as enqueue_many's templates share theirs.
 SHARED_META = {"tenant": "acme"}
@@ -57,22 +57,6 @@ def build(kind: dict[str, Any], job_args: list[Any], packed: bool) -> NewJob:
     return job
 
 
-def dump(path: Path) -> dict[bytes, list[tuple[bytes, bytes]]]:
-    """Every entry of every named database of the store at ``path``."""
-    env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=64, subdir=True)
-    try:
-        with env.begin() as txn:
-            names = [name for name, _ in txn.cursor()]
-        contents = {}
-        for name in names:
-            db = env.open_db(name, create=False)
-            with env.begin(db=db) as txn:
-                contents[name] = list(txn.cursor())
-        return contents
-    finally:
-        env.close()
-
-
 def stored(jobs: list[NewJob], directory: Path, *, bulk: bool) -> list[tuple[str, bool]]:
     """What became of each job (its id, whether it was created), inserted at once or not."""
     store = open_storage("lmdb", directory, durability="process")
@@ -94,7 +78,7 @@ def test_bulk_and_one_by_one_inserts_store_the_same_bytes(
     with tempfile.TemporaryDirectory() as scratch:
         one_by_one, bulk = Path(scratch, "one"), Path(scratch, "bulk")
         assert stored(jobs, bulk, bulk=True) == stored(jobs, one_by_one, bulk=False)
-        assert dump(bulk) == dump(one_by_one)
+        assert dump_store(bulk) == dump_store(one_by_one)
 
 
 def test_equal_numbers_of_other_types_are_stored_as_given(tmp_path: Path) -> None:
@@ -109,7 +93,7 @@ def test_equal_numbers_of_other_types_are_stored_as_given(tmp_path: Path) -> Non
     jobs = [new_job(**fields, meta=SHARED_META) for fields in variants]
     stored(jobs, tmp_path / "bulk", bulk=True)
     stored(jobs, tmp_path / "one", bulk=False)
-    assert dump(tmp_path / "bulk") == dump(tmp_path / "one")
+    assert dump_store(tmp_path / "bulk") == dump_store(tmp_path / "one")
 
 
 def test_a_record_frame_filled_with_args_and_meta_is_the_record() -> None:
@@ -183,7 +167,7 @@ def test_long_args_and_shared_fields_are_stored_as_one_by_one(tmp_path: Path) ->
         jobs.append(new_job(queue="media", priority=2, retry_delay_seconds=1.5, args=(n,)))
     outcomes = stored(jobs, tmp_path / "bulk", bulk=True)
     assert outcomes == stored(jobs, tmp_path / "one", bulk=False)
-    assert dump(tmp_path / "bulk") == dump(tmp_path / "one")
+    assert dump_store(tmp_path / "bulk") == dump_store(tmp_path / "one")
 
 
 def test_the_rows_of_a_bulk_insert_are_inserted_rows(tmp_path: Path) -> None:

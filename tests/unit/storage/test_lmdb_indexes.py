@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import lmdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +33,7 @@ from burro.storage._lmdb_keys import (
 from burro.storage._lmdb_read import queue_key
 from burro.storage._lmdb_records import StoredJob
 from burro.storage.lmdb import LmdbStorage
-from tests.unit.storage.factories import RUNTIME, T0, at, new_job
+from tests.unit.storage.factories import RUNTIME, T0, at, dump_store, new_job
 
 Entries = dict[bytes, bytes]
 _INDEXES = (b"by_state", b"by_time", b"ready", b"claims")
@@ -68,18 +67,8 @@ def _settlement(outcome: str, job_id: str, attempt: int) -> Settlement | None:
 
 
 def _contents(path: Path) -> dict[bytes, Entries]:
-    """Every entry of every named database of the store at ``path``."""
-    env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=64, subdir=True)
-    try:
-        with env.begin() as txn:
-            names = [name for name, _ in txn.cursor()]
-        contents = {}
-        for name in names:
-            with env.begin(db=env.open_db(name, create=False)) as txn:
-                contents[name] = dict(txn.cursor())
-        return contents
-    finally:
-        env.close()
+    """Every entry of every named database of the store at ``path``, by key."""
+    return {name: dict(entries) for name, entries in dump_store(path).items()}
 
 
 def _implied(contents: dict[bytes, Entries]) -> tuple[dict[bytes, Entries], Entries]:
