@@ -150,7 +150,7 @@ def test_commit_one_commits_a_lone_writer_as_a_batch_of_one_would() -> None:
 
 def test_a_writer_queued_behind_commit_one_is_handed_the_lead() -> None:
     batches: Batches = []
-    release = threading.Event()
+    release, leading = threading.Event(), threading.Event()
 
     def commit(batch: list[Ticket]) -> None:
         batches.append([t.item for t in batch])
@@ -158,6 +158,7 @@ def test_a_writer_queued_behind_commit_one_is_handed_the_lead() -> None:
             ticket.succeed(f"done {ticket.item}")
 
     def commit_one(item: str) -> str:
+        leading.set()  # this writer leads now: a later writer queues behind it
         assert release.wait(10)
         return f"alone {item}"
 
@@ -165,11 +166,7 @@ def test_a_writer_queued_behind_commit_one_is_handed_the_lead() -> None:
     outcome: dict[str, Any] = {}
     first = threading.Thread(target=lambda: outcome.update(first=committer.run("first")))
     first.start()
-    for _ in range(1000):  # until "first" leads
-        with committer._lock:
-            if committer._leading:
-                break
-        threading.Event().wait(0.01)
+    assert leading.wait(10)
     others = threading.Thread(target=lambda: outcome.update(run_in_threads(committer.run, ["x"])))
     others.start()
     wait_for_queued(committer, 1)
