@@ -5,8 +5,9 @@ Every command prints one JSON line on stdout when it has done its part; commands
 must wait for the test read a line (or end of file) on stdin, so the test never sleeps.
 
 Commands:
-    claim <runtime>   print "ready", wait for "go", claim batches until the queue is
-                      empty, print the ids claimed.
+    claim <runtime>   print "ready", wait for "go", claim one batch, print "first",
+                      wait for "go" again, claim batches until the queue is empty,
+                      print the ids claimed.
     unique <runtime>  print "ready", wait for "go", insert one unique job 50 times,
                       print how many inserts created a job.
     hold <runtime>    register the runtime, claim 3 jobs, print their ids, then hold
@@ -49,7 +50,9 @@ def wait_for_go() -> None:
 
 def claim(store: LmdbStorage, runtime: str) -> None:
     wait_for_go()
-    claimed: list[str] = []
+    claimed = [job.id for job in store.claim("default", 5, runtime, NOW)]
+    say("first")
+    sys.stdin.readline()
     while batch := store.claim("default", 5, runtime, NOW):
         claimed.extend(job.id for job in batch)
     say(claimed)

@@ -48,6 +48,12 @@ def test_two_processes_claiming_together_take_each_job_once(
         assert child.read() == "ready"
     for child in children:
         child.send("go")
+    # Both hold a first batch before either goes on, so the rest is claimed by two
+    # writers at once however fast the first one runs.
+    for child in children:
+        assert child.read() == "first"
+    for child in children:
+        child.send("go")
     claimed = [child.read() for child in children]
     assert all(child.finish() == 0 for child in children)
     every_claim = claimed[0] + claimed[1]
@@ -157,6 +163,8 @@ def test_counts_and_ids_stay_exact_when_another_process_writes_in_between(
     store.claim("default", 2, "rt-here", NOW)
     claimer = spawn("claim", str(store_dir), "rt-there")
     assert claimer.read() == "ready"
+    claimer.send("go")
+    assert claimer.read() == "first"
     claimer.send("go")
     assert len(claimer.read()) == 8
     assert claimer.finish() == 0
