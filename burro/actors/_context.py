@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 from burro._turns import turns_for
-from burro.actors._commit import SettlementBatcher
+from burro.actors._commit import SettlementBatcher, shares_commits
 from burro.actors._hub import QueueHub
 from burro.actors._outage import StorageOutage
 from burro.clock import Clock
@@ -79,7 +79,12 @@ class RuntimeContext:
         self.reporter = LifecycleReporter(self.events)
         self.turn = turns_for(self.config.backend, self.config.durability)
         self.commit = SettlementBatcher(
-            self.storage, self.runtime_id, self.clock, self.turn, self.hubs
+            self.storage,
+            self.runtime_id,
+            self.clock,
+            self.turn,
+            self.hubs,
+            grouped=shares_commits(self.config.backend, self.config.durability),
         )
 
     def cancel_check(self, job_id: str) -> Callable[[], bool]:

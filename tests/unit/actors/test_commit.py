@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any, cast
+
+import pytest
 
 from burro._group_commit import Ticket
-from burro.actors._commit import SettlementBatcher, _Finished
+from burro.actors._commit import SettlementBatcher, _Finished, shares_commits
 from burro.actors._hub import QueueHub
 from burro.clock import ManualClock
 from burro.states import TaskState
 from burro.storage import Complete, NewJob, open_storage
+from burro.storage.base import Job, Storage
+from tests.unit.test_group_commit import wait_for_queued
 
 
 def test_merged_outcomes_claim_next_jobs_and_a_bad_result_fails_alone() -> None:
@@ -80,3 +85,87 @@ def test_a_lone_finish_settles_and_claims_as_a_batch_of_one_does() -> None:
     fast, general = _finish_both_ways(None)  # a slot that may not go on claims nothing
     assert fast == general
     assert fast[2] is None and fast[3] == {}
+
+
+class HeldStore:
+    """A store whose first ``settle_and_claim`` waits for :attr:`release`.
+
+    Records how many settlements each call carried, and when each call came in.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.sizes: list[int] = []
+        self.release = threading.Event()
+        self.arrived = threading.Condition()
+
+    def settle_and_claim(self, settlements: Any, *args: Any) -> Any:
+        with self.arrived:
+            self.sizes.append(len(settlements))
+            first = len(self.sizes) == 1
+            self.arrived.notify_all()
+        if first:
+            assert self.release.wait(10)
+        return self.storage.settle_and_claim(settlements, *args)
+
+    def wait_for_calls(self, count: int) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.sizes) >= count, timeout=10)
+
+
+def _finish_three_while_the_first_commits(grouped: bool) -> HeldStore:
+    """Three workers finish; the second and third while the first one's commit runs."""
+    clock = ManualClock()
+    storage = open_storage("memory", "")
+    try:
+        for n in range(3):
+            storage.insert(
+                NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
+            )
+        jobs = storage.claim("default", 3, "rt", clock.now())
+        store = HeldStore(storage)
+        hubs = {"default": QueueHub("default", 3, threading.Condition())}
+        batcher = SettlementBatcher(
+            cast(Storage, store), "rt", clock, contextlib.nullcontext(), hubs, grouped=grouped
+        )
+
+        def finish(job: Job) -> None:
+            batcher.finish(Complete(job.id, "rt", 1, result=None), None)
+
+        first = threading.Thread(target=finish, args=(jobs[0],))
+        first.start()
+        assert store.wait_for_calls(1)
+        others = [threading.Thread(target=finish, args=(job,)) for job in jobs[1:]]
+        for thread in others:
+            thread.start()
+        if grouped:
+            assert batcher._group is not None
+            wait_for_queued(batcher._group, 2)
+        else:
+            # Nothing to queue behind: both reach the store while the first still commits.
+            assert store.wait_for_calls(3)
+        store.release.set()
+        for thread in [first, *others]:
+            thread.join(10)
+        assert storage.counts()["default"][TaskState.COMPLETED] == 3
+        return store
+    finally:
+        storage.close()
+
+
+def test_grouped_outcomes_arriving_during_a_commit_share_the_next_one() -> None:
+    assert _finish_three_while_the_first_commits(grouped=True).sizes == [1, 2]
+
+
+def test_ungrouped_outcomes_are_committed_each_on_its_own() -> None:
+    assert _finish_three_while_the_first_commits(grouped=False).sizes == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("backend", "durability", "shared"),
+    [("lmdb", "fsync", True), ("lmdb", "process", False), ("memory", "fsync", False)],
+)
+def test_only_commits_that_wait_for_the_disk_are_shared(
+    backend: str, durability: str, shared: bool
+) -> None:
+    assert shares_commits(backend, durability) is shared
