@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import lmdb
@@ -102,7 +104,42 @@ def test_a_profile_is_tallied_by_function_and_thread() -> None:
 @pytest.mark.parametrize("name", ["burro", "huey"])
 @pytest.mark.parametrize("what", ["producer alone", "workers alone", "end to end"])
 def test_each_bound_is_measured_for_both_systems(name: str, what: str) -> None:
-    assert bounds.measure(name, what, jobs=20, concurrency=2)["jobs/s"] > 0
+    found = bounds.measure(name, what, jobs=20, concurrency=2)
+    assert found["jobs/s"] > 0
+    # Running jobs costs CPU on the side that runs them: the producer, or the workers.
+    side = "others µs/job" if what == "workers alone" else "producer µs/job"
+    assert found[side] > 0
+    assert found["switches/job"] >= 0
+
+
+def test_the_cpu_meter_splits_the_callers_time_from_other_threads() -> None:
+    def spin(seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    with bounds.CpuMeter() as meter:
+        spin(0.05)
+        helper = threading.Thread(target=spin, args=(0.1,))
+        helper.start()
+        helper.join(timeout=10)
+    per_job = meter.per_job(10)
+    assert 4_000 <= per_job["producer µs/job"] < 9_000  # 0.05 s over 10 jobs
+    assert 9_000 <= per_job["others µs/job"] < 20_000  # the helper's 0.1 s
+    assert per_job["switches/job"] >= 0.1  # at least the join waited once
+
+
+def test_the_cpu_table_shows_each_side_and_their_sum() -> None:
+    usage = {
+        (name, what): {"producer µs/job": 10.0, "others µs/job": 30.0, "switches/job": 1.5}
+        for name in ("burro", "huey")
+        for what in bounds._MEASURES
+    }
+    console = Console(record=True, width=200)
+    console.print(bounds.cpu_table(usage))
+    text = console.export_text()
+    assert "10.0 + 30.0 = 40.0" in text
+    assert "1.50" in text
 
 
 def test_the_bounds_table_adds_what_both_sides_alone_would_give() -> None:
