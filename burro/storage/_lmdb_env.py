@@ -49,6 +49,7 @@ from burro.errors import StorageError
 from burro.storage._lmdb_claimed import ClaimedRecords
 from burro.storage._lmdb_counters import CounterCache
 from burro.storage._lmdb_liveness import RuntimeLocks
+from burro.storage._lmdb_upgrade import upgrade
 
 __all__ = ["DEFAULT_MAP_SIZE", "Databases", "SharedEnvironment", "open_shared"]
 
@@ -61,8 +62,9 @@ DEFAULT_MAP_SIZE = 16 << 20
 _MAX_MAP_SIZE = 1 << 44
 _MAX_READERS = 1024
 _MAX_DBS = 32
-#: Version of the key layouts and record formats; bump on any incompatible change.
-_FORMAT = b"1"
+#: Version of the key layouts and record formats; bump on any incompatible change, and
+#: teach :mod:`._lmdb_upgrade` to bring stores of the earlier format up to it.
+_FORMAT = b"2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,9 +603,11 @@ def _open_databases(env: lmdb.Environment) -> Databases:
         if found is None:
             txn.put(b"format", _FORMAT, db=meta)
         elif found != _FORMAT:
-            raise StorageError(
-                f"{env.path()}: the store has format {found!r}, this burro reads {_FORMAT!r}"
-            )
+            if not upgrade(txn, handles["unique"], found):
+                raise StorageError(
+                    f"{env.path()}: the store has format {found!r}, this burro reads {_FORMAT!r}"
+                )
+            txn.put(b"format", _FORMAT, db=meta)
     return Databases(**handles)
 
 

@@ -15,13 +15,11 @@ from burro.storage._lmdb_keys import (
     STATE_CODES,
     U32,
     U64,
-    UNIQUE_VALUE,
-    bounded,
     claim_prefix,
     day_number,
-    job_id,
     micros,
     parse_job_id,
+    unique_prefix,
 )
 from burro.storage._lmdb_read import key_range, queue_table, timeline_entries
 from burro.storage._lmdb_records import StoredJob, utc
@@ -51,6 +49,8 @@ __all__ = [
 ]
 
 _DEAD = (TaskState.DISCARDED, TaskState.CANCELLED)
+#: Above the key of every job in the uniqueness index (after a unique prefix).
+_AFTER_ANY_SEQ = b"\xff" * 9
 #: The states of a worker's claims and settlements. An enum member read off its class is
 #: a slow attribute lookup (about as costly as a call): these paths read constants.
 _RUNNING, _RETRYABLE = TaskState.RUNNING, TaskState.RETRYABLE
@@ -64,7 +64,7 @@ _WAITING = tuple(sorted(STATE_CODES[state] for state in WAITING_STATES))
 # -- inserting -------------------------------------------------------------------------
 def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     """Store ``job`` unless a live job with its unique key makes it a duplicate."""
-    unique = None if job.unique_key is None else bounded(job.unique_key)
+    unique = None if job.unique_key is None else unique_prefix(job.unique_key)
     if unique is not None:
         existing = _live_duplicate(writer, unique, job, now)
         if existing is not None:
@@ -75,8 +75,7 @@ def insert_job(writer: JobWriter, job: NewJob, now: datetime) -> Inserted:
     writer.store(key, record, append=True)
     writer.place(key, record, None)
     if unique is not None:
-        value = UNIQUE_VALUE.pack(U64.unpack(key)[0], micros(now))
-        writer.txn.put(unique, value, db=writer.dbs.unique)
+        writer.txn.put(unique + key, U64.pack(micros(now)), db=writer.dbs.unique)
     return Inserted(writer.job_id(key), True)  # by position: a keyword costs a dict
 
 
@@ -87,23 +86,30 @@ def check_priority(job: NewJob) -> None:
 
 
 def _live_duplicate(writer: JobWriter, unique: bytes, job: NewJob, now: datetime) -> str | None:
-    """The id of the newest job with the same key if it still counts as the same job.
+    """The id of the newest job with prefix ``unique`` that still counts as the same job.
 
-    A key without a window (``unique_for_seconds`` None) is unique for as long as its
-    newest job is neither discarded nor cancelled.
+    That is a job neither discarded nor cancelled, inserted less than the new job's
+    ``unique_for_seconds`` before ``now`` (at any time without a window). The index holds
+    every stored job with the key, in insertion order: the walk goes from the newest back,
+    past dead jobs, and stops at the first one inserted too long ago (the older ones were
+    inserted earlier still).
     """
-    raw = writer.txn.get(unique, db=writer.dbs.unique)
-    if raw is None:
-        return None
-    key, inserted = UNIQUE_VALUE.unpack(raw)
     window = job.unique_for_seconds
-    # The index keeps the newest job's insertion time: an expired window needs no record.
-    if window is not None and micros(now) - inserted >= timedelta(seconds=window) // _US:
-        return None
-    newest = writer.load(U64.pack(key))
-    if newest is None or newest.state in _DEAD:
-        return None
-    return job_id(key)
+    cut = None if window is None else micros(now) - timedelta(seconds=window) // _US
+    cursor = writer.txn.cursor(db=writer.dbs.unique)
+    found = cursor.prev() if cursor.set_range(unique + _AFTER_ANY_SEQ) else cursor.last()
+    while found:
+        entry = cursor.key()
+        if not entry.startswith(unique):
+            return None
+        if cut is not None and U64.unpack(cursor.value())[0] <= cut:
+            return None
+        key = entry[-8:]
+        stored = writer.load(key)
+        if stored is not None and stored.state not in _DEAD:
+            return writer.job_id(key)
+        found = cursor.prev()
+    return None
 
 
 # -- running ---------------------------------------------------------------------------
@@ -271,12 +277,8 @@ def delete_finished_jobs(
 
 
 def _forget_unique(writer: JobWriter, key: bytes, job: StoredJob) -> None:
-    if job.unique_key is None:
-        return
-    unique = bounded(job.unique_key)
-    raw = writer.txn.get(unique, db=writer.dbs.unique)
-    if raw is not None and raw[:8] == key:
-        writer.txn.delete(unique, db=writer.dbs.unique)
+    if job.unique_key is not None:
+        writer.txn.delete(unique_prefix(job.unique_key) + key, db=writer.dbs.unique)
 
 
 def _prune_failure_days(writer: JobWriter, first_kept_day: int) -> None:

@@ -23,7 +23,6 @@ __all__ = [
     "STATE_CODES",
     "U32",
     "U64",
-    "UNIQUE_VALUE",
     "bounded",
     "claim_prefix",
     "day_number",
@@ -34,6 +33,7 @@ __all__ = [
     "micros",
     "parse_job_id",
     "signed",
+    "unique_prefix",
     "unsigned",
 ]
 
@@ -47,8 +47,8 @@ BY_STATE = struct.Struct(">BIQQ")
 COUNT = struct.Struct(">IB")
 #: failed attempts: (UTC day number, queue id) -> count.
 FAILED_DAY = struct.Struct(">II")
-#: uniqueness index value: (seq of the newest job with the key, its inserted_at).
-UNIQUE_VALUE = struct.Struct(">QQ")
+#: uniqueness index: (unique prefix, seq) -> the job's inserted_at (µs), one entry per
+#: stored job with a unique key: see :func:`unique_prefix`.
 
 #: One byte per state, in lifecycle order (stable on disk: never renumber).
 STATE_CODES: dict[TaskState, int] = {
@@ -126,6 +126,15 @@ def bounded(text: bytes) -> bytes:
 def claim_prefix(runtime_id: str) -> bytes:
     """The prefix of a runtime's keys in the claims index: its length, then itself."""
     name = bounded(runtime_id.encode())
+    return bytes((len(name),)) + name
+
+
+def unique_prefix(unique_key: bytes) -> bytes:
+    """The prefix of a unique key's entries in the uniqueness index: its length, then itself.
+
+    The length keeps one key's entries apart from those of a longer key it begins.
+    """
+    name = bounded(unique_key)
     return bytes((len(name),)) + name
 
 

@@ -47,9 +47,9 @@ class NewJob:
     ``scheduled_at`` is when it may first run; ``None`` or a time ``<= now`` makes it
     ``pending`` at once, a later time makes it ``scheduled``.
     ``unique_key`` (set by the facade when ``unique_for_seconds`` is given) identifies
-    "the same job": an insert finds the newest job with that key; if it is not
-    discarded/cancelled and was inserted less than ``unique_for_seconds`` before ``now``,
-    nothing is stored and that job's id is returned.
+    "the same job": if a stored job with that key is neither discarded nor cancelled and
+    was inserted less than ``unique_for_seconds`` before ``now`` (at any time, without a
+    window), nothing is stored and the id of the newest such job is returned.
     """
 
     queue: str

@@ -83,7 +83,8 @@ class MemoryStorage:
         self._sequence = itertools.count(1)
         self._jobs: dict[str, JobRecord] = {}
         self._index = JobIndex()
-        self._newest_unique: dict[bytes, str] = {}
+        #: Unique key -> the ids of every stored job with it, in insertion order.
+        self._unique: dict[bytes, list[str]] = {}
         self._failures: dict[date, Counter[str]] = {}
         self._recurring: dict[str, _StoredRecurring] = {}
         self._fires: dict[str, set[datetime]] = {}
@@ -150,21 +151,27 @@ class MemoryStorage:
         for record in staged:
             self._jobs[record.id] = record
             self._index.add(record.entry())
-        self._newest_unique.update(claimed_keys)
+        for key, job_id in claimed_keys.items():
+            self._unique.setdefault(key, []).append(job_id)
 
     def _live_duplicate(self, key: bytes, job: NewJob, now: datetime) -> str | None:
-        """The id of the newest job with ``key`` if ``job`` counts as the same job.
+        """The id of the newest job with ``key`` that still counts as the same job as ``job``.
 
-        A key without a window (``unique_for_seconds`` None) is unique for as long as its
-        newest job is neither discarded nor cancelled.
+        That is a job neither discarded nor cancelled, inserted less than the new job's
+        ``unique_for_seconds`` before ``now`` (at any time without a window). As the LMDB
+        store does, the walk goes from the newest back and stops at the first job
+        inserted too long ago.
         """
-        newest = self._jobs.get(self._newest_unique.get(key, ""))
-        if newest is None or newest.state in (TaskState.DISCARDED, TaskState.CANCELLED):
-            return None
-        window = job.unique_for_seconds
-        if window is not None and now - newest.inserted_at >= timedelta(seconds=window):
-            return None
-        return newest.id
+        window = (
+            None if job.unique_for_seconds is None else timedelta(seconds=job.unique_for_seconds)
+        )
+        for job_id in reversed(self._unique.get(key, ())):
+            stored = self._jobs[job_id]
+            if window is not None and now - stored.inserted_at >= window:
+                return None
+            if stored.state not in (TaskState.DISCARDED, TaskState.CANCELLED):
+                return job_id
+        return None
 
     # -- running -------------------------------------------------------------------
     def claim(self, queue: str, limit: int, runtime_id: str, now: datetime) -> list[Job]:
@@ -396,8 +403,11 @@ class MemoryStorage:
         self._index.remove(record.entry())
         del self._jobs[record.id]
         key = record.unique_key
-        if key is not None and self._newest_unique.get(key) == record.id:
-            del self._newest_unique[key]
+        if key is not None:
+            same_key = self._unique[key]
+            same_key.remove(record.id)
+            if not same_key:
+                del self._unique[key]
 
     # -- recurring tasks -----------------------------------------------------------
     def upsert_recurring(self, record: RecurringRecord, *, keep_fire_times: bool = False) -> None:
@@ -494,6 +504,6 @@ class MemoryStorage:
             self._closed = True
             self._jobs = {}
             self._index = JobIndex()
-            self._newest_unique = {}
+            self._unique = {}
             self._recurring = {}
             self._fires = {}

@@ -181,13 +181,47 @@ class TestUniqueness:
         assert later.id != first
 
     def test_a_key_without_a_window_holds_until_its_job_is_dead(self, storage: Storage) -> None:
-        """``unique_for_seconds=None`` with a key: unique for as long as the newest job with
-        that key is neither discarded nor cancelled, however old it is."""
+        """``unique_for_seconds=None`` with a key: unique for as long as a job with that key
+        is neither discarded nor cancelled, however old it is."""
         first = storage.insert(new_job(unique_key=self.KEY), T0)
         again = storage.insert(new_job(unique_key=self.KEY), at(10**6))
         assert (again.id, again.created) == (first.id, False)
         storage.cancel(first.id, None, at(10**6))
         assert storage.insert(new_job(unique_key=self.KEY), at(10**6)).created
+
+    def test_an_older_live_job_blocks_when_the_newest_is_cancelled(self, storage: Storage) -> None:
+        """Every job with the key counts, not only the newest: each call has its own window.
+
+        A short window let a second job in beside the first; once that one is cancelled,
+        a call with a long window still finds the first.
+        """
+        first = self.unique_for(storage, T0, 3600)
+        second = storage.insert(new_job(unique_key=self.KEY, unique_for_seconds=60), at(100))
+        assert second.created
+        storage.cancel(second.id, None, at(101))
+        again = storage.insert(new_job(unique_key=self.KEY, unique_for_seconds=3600), at(200))
+        assert (again.id, again.created) == (first, False)
+
+    def test_a_retried_job_blocks_again(self, storage: Storage) -> None:
+        """A cancelled job brought back by ``retry`` counts again, though a newer job with
+        its key was stored (and cancelled) meanwhile."""
+        first = job_in(storage, TaskState.CANCELLED, unique_key=self.KEY, unique_for_seconds=60)
+        second = self.unique(storage, at(1))
+        storage.cancel(second, None, at(2))
+        assert storage.retry(first, at(3)) is not None
+        again = storage.insert(new_job(unique_key=self.KEY, unique_for_seconds=60), at(4))
+        assert (again.id, again.created) == (first, False)
+
+    def test_the_newest_live_job_is_the_one_returned(self, storage: Storage) -> None:
+        first = self.unique_for(storage, T0, 3600)
+        second = storage.insert(new_job(unique_key=self.KEY, unique_for_seconds=60), at(100))
+        again = storage.insert(new_job(unique_key=self.KEY, unique_for_seconds=3600), at(101))
+        assert second.created
+        assert (again.id, again.created) == (second.id, False)
+        assert again.id != first
+
+    def unique_for(self, storage: Storage, now: datetime, window: float) -> str:
+        return storage.insert(new_job(unique_key=self.KEY, unique_for_seconds=window), now).id
 
     def test_other_keys_are_other_jobs(self, storage: Storage) -> None:
         first = self.unique(storage, T0)
