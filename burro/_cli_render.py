@@ -77,6 +77,7 @@ def task_document(task: TaskStatus) -> dict[str, Any]:
         "scheduled_at": task.scheduled_at,
         "attempted_at": task.attempted_at,
         "completed_at": task.completed_at,
+        "cancel_reason": task.cancel_reason,
     }
 
 
@@ -173,6 +174,8 @@ def task_detail(task: TaskStatus) -> RenderableType:
     fields.add_row("attempts", f"{task.attempts}/{task.max_attempts}")
     for key in ("result", "meta", "inserted_at", "scheduled_at", "attempted_at", "completed_at"):
         fields.add_row(key, _cell(document[key]))
+    if task.cancel_reason is not None:
+        fields.add_row("cancel_reason", _cell(task.cancel_reason))
     if not task.errors:
         return fields
     errors = Table(title="Errors", title_justify="left")

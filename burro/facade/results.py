@@ -41,6 +41,9 @@ class TaskStatus:
     scheduled_at: datetime | None
     attempted_at: datetime | None
     completed_at: datetime | None
+    #: The reason given to ``cancel_task`` for a cancelled task (or a running one asked to
+    #: stop); None without a cancel or a reason, and again once ``retry_task`` revives it.
+    cancel_reason: str | None = None
 
     @classmethod
     def from_job(cls, job: Job) -> TaskStatus:
@@ -63,6 +66,7 @@ class TaskStatus:
             scheduled_at=job.scheduled_at,
             attempted_at=job.attempted_at,
             completed_at=job.completed_at,
+            cancel_reason=job.cancel_reason,
         )
 
 

@@ -28,6 +28,7 @@ TASK_KEYS = {
     "scheduled_at",
     "attempted_at",
     "completed_at",
+    "cancel_reason",
 }
 
 

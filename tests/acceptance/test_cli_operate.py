@@ -57,6 +57,10 @@ def test_cancel_a_waiting_task(store: Store) -> None:
     again = burro_cli("cancel", task["id"], *store.args)
     assert again.exit_code == 0
     assert "already cancelled" in again.stdout
+    assert _status(store, task["id"])["cancel_reason"] == "not needed"
+    shown = burro_cli("status", task["id"], *store.args)
+    assert "cancel_reason" in shown.stdout
+    assert "not needed" in shown.stdout
 
 
 def test_of_two_racing_cancels_only_one_says_it_cancelled(

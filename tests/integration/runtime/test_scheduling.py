@@ -96,8 +96,18 @@ def test_cancel_pending_task_never_runs(
     manager.cancel_task(task_id, reason="changed my mind")
     manager.resume_queue("default")
     drain(manager)
-    assert manager.get_task_status(task_id).status is burro.TaskState.CANCELLED
+    status = manager.get_task_status(task_id)
+    assert (status.status, status.cancel_reason) == (burro.TaskState.CANCELLED, "changed my mind")
     assert recorder.calls == []
+
+
+def test_a_retried_task_forgets_why_it_was_cancelled(manager: burro.BackgroundTaskManager) -> None:
+    manager.pause_queue("default")
+    task_id = manager.enqueue_task(workers.record, args=["later"])
+    manager.cancel_task(task_id, reason="wrong customer")
+    manager.retry_task(task_id)
+    status = manager.get_task_status(task_id)
+    assert (status.status, status.cancel_reason) == (burro.TaskState.PENDING, None)
 
 
 def test_cancel_running_task_is_cooperative(
