@@ -18,15 +18,18 @@ from burro.storage.base import Job, Storage
 from tests.unit.test_group_commit import wait_for_queued
 
 
-def test_merged_outcomes_claim_next_jobs_and_a_bad_result_fails_alone() -> None:
+def _claimed(inserted: int, claimed: int) -> tuple[ManualClock, Storage, list[Job]]:
+    """A memory store with ``inserted`` jobs on queue default, the first ``claimed`` claimed."""
     clock = ManualClock()
     storage = open_storage("memory", "")
+    for n in range(inserted):
+        storage.insert(NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now())
+    return clock, storage, storage.claim("default", claimed, "rt", clock.now())
+
+
+def test_merged_outcomes_claim_next_jobs_and_a_bad_result_fails_alone() -> None:
+    clock, storage, (first, second) = _claimed(4, 2)
     try:
-        for n in range(4):
-            storage.insert(
-                NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
-            )
-        first, second = storage.claim("default", 2, "rt", clock.now())
         hubs = {"default": QueueHub("default", 2, threading.Condition())}
         batcher = SettlementBatcher(storage, "rt", clock, contextlib.nullcontext(), hubs)
         good = Ticket(_Finished(Complete(first.id, "rt", 1, result="fine"), "default"))
@@ -46,14 +49,8 @@ def _finish_both_ways(next_from: str | None) -> list[tuple[object, ...]]:
     """What a lone finish (the fast path) and a batch of one (the general path) did."""
     seen = []
     for fast in (True, False):
-        clock = ManualClock()
-        storage = open_storage("memory", "")
+        clock, storage, (first,) = _claimed(3, 1)
         try:
-            for n in range(3):
-                storage.insert(
-                    NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
-                )
-            (first,) = storage.claim("default", 1, "rt", clock.now())
             hubs = {"default": QueueHub("default", 2, threading.Condition())}
             batcher = SettlementBatcher(storage, "rt", clock, contextlib.nullcontext(), hubs)
             settlement = Complete(first.id, "rt", 1, result="fine")
@@ -115,14 +112,8 @@ class HeldStore:
 
 def _finish_three_while_the_first_commits(grouped: bool) -> HeldStore:
     """Three workers finish; the second and third while the first one's commit runs."""
-    clock = ManualClock()
-    storage = open_storage("memory", "")
+    clock, storage, jobs = _claimed(3, 3)
     try:
-        for n in range(3):
-            storage.insert(
-                NewJob(queue="default", worker="w", function="f", args=(n,)), clock.now()
-            )
-        jobs = storage.claim("default", 3, "rt", clock.now())
         store = HeldStore(storage)
         hubs = {"default": QueueHub("default", 3, threading.Condition())}
         batcher = SettlementBatcher(
