@@ -30,6 +30,7 @@ __all__ = [
     "fire_prefix",
     "from_micros",
     "job_id",
+    "length_prefixed",
     "micros",
     "parse_job_id",
     "signed",
@@ -47,8 +48,6 @@ BY_STATE = struct.Struct(">BIQQ")
 COUNT = struct.Struct(">IB")
 #: failed attempts: (UTC day number, queue id) -> count.
 FAILED_DAY = struct.Struct(">II")
-#: uniqueness index: (unique prefix, seq) -> the job's inserted_at (µs), one entry per
-#: stored job with a unique key: see :func:`unique_prefix`.
 
 #: One byte per state, in lifecycle order (stable on disk: never renumber).
 STATE_CODES: dict[TaskState, int] = {
@@ -123,19 +122,24 @@ def bounded(text: bytes) -> bytes:
     return b"\x02" + hashlib.blake2b(text, digest_size=32).digest()
 
 
-def claim_prefix(runtime_id: str) -> bytes:
-    """The prefix of a runtime's keys in the claims index: its length, then itself."""
-    name = bounded(runtime_id.encode())
+def length_prefixed(name: bytes) -> bytes:
+    """``name`` (a :func:`bounded` text) after its length: a key prefix that no other
+    name's prefix begins, so that one name's entries never mix with a longer name's."""
     return bytes((len(name),)) + name
+
+
+def claim_prefix(runtime_id: str) -> bytes:
+    """The prefix of a runtime's keys in the claims index."""
+    return length_prefixed(bounded(runtime_id.encode()))
 
 
 def unique_prefix(unique_key: bytes) -> bytes:
-    """The prefix of a unique key's entries in the uniqueness index: its length, then itself.
+    """The prefix of a unique key's entries in the uniqueness index.
 
-    The length keeps one key's entries apart from those of a longer key it begins.
+    The index holds ``unique_prefix(key) + seq -> inserted_at`` (µs, ``U64``) for every
+    stored job with a unique key, so one key's jobs sit together in insertion order.
     """
-    name = bounded(unique_key)
-    return bytes((len(name),)) + name
+    return length_prefixed(bounded(unique_key))
 
 
 def fire_key(name: str, fire_at: datetime) -> bytes:

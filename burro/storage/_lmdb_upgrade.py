@@ -14,7 +14,7 @@ import struct
 
 import lmdb
 
-from burro.storage._lmdb_keys import U64
+from burro.storage._lmdb_keys import U64, length_prefixed
 
 __all__ = ["upgrade"]
 
@@ -30,6 +30,6 @@ def upgrade(txn: lmdb.Transaction[bytes], unique: lmdb._Database, found: bytes) 
     txn.drop(unique, delete=False)
     for bounded_key, value in entries:
         seq, inserted = _FORMAT_1_UNIQUE.unpack(value)
-        prefix = bytes((len(bounded_key),)) + bounded_key
-        txn.put(prefix + U64.pack(seq), U64.pack(inserted), db=unique)
+        # unique_prefix(key) without the key itself: format 1 kept only bounded(key).
+        txn.put(length_prefixed(bounded_key) + U64.pack(seq), U64.pack(inserted), db=unique)
     return True
