@@ -6,6 +6,10 @@ of the newest job with it; format 2 keeps one per stored job with a unique key,
 entry becomes the format 2 entry of its job. Older jobs with the same key had no entry
 then and get none now: for them, uniqueness stays as format 1 judged it (by the newest
 job only) until they are deleted.
+
+The upgrade runs in the transaction that opens the store, so it is all or nothing. A
+process of the earlier burro still running on the store would go on writing format 1
+entries: every process sharing a data directory must run the same burro (README).
 """
 
 from __future__ import annotations
