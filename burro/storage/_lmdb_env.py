@@ -46,6 +46,7 @@ import lmdb
 
 from burro._group_commit import GroupCommitter, Ticket
 from burro.errors import StorageError
+from burro.storage._codec import CorruptRecord
 from burro.storage._lmdb_claimed import ClaimedRecords
 from burro.storage._lmdb_counters import CounterCache
 from burro.storage._lmdb_liveness import RuntimeLocks
@@ -603,7 +604,13 @@ def _open_databases(env: lmdb.Environment) -> Databases:
         if found is None:
             txn.put(b"format", _FORMAT, db=meta)
         elif found != _FORMAT:
-            if not upgrade(txn, handles["unique"], found):
+            try:
+                upgraded = upgrade(txn, handles["unique"], found)
+            except CorruptRecord as error:  # the transaction is aborted: nothing changed
+                raise StorageError(
+                    f"{env.path()}: cannot upgrade the store from format {found!r}: {error}"
+                ) from error
+            if not upgraded:
                 raise StorageError(
                     f"{env.path()}: the store has format {found!r}, this burro reads {_FORMAT!r}"
                 )

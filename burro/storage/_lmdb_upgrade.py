@@ -18,6 +18,7 @@ import struct
 
 import lmdb
 
+from burro.storage._codec import CorruptRecord
 from burro.storage._lmdb_keys import U64, length_prefixed
 
 __all__ = ["upgrade"]
@@ -27,12 +28,17 @@ _FORMAT_1_UNIQUE = struct.Struct(">QQ")
 
 
 def upgrade(txn: lmdb.Transaction[bytes], unique: lmdb._Database, found: bytes) -> bool:
-    """Rewrite what format ``found`` stores differently; False if it cannot be upgraded."""
+    """Rewrite what format ``found`` stores differently; False if no upgrade knows it.
+
+    Raises :class:`CorruptRecord` for an entry format 1 cannot have written.
+    """
     if found != b"1":
         return False
     entries = list(txn.cursor(db=unique).iternext())
     txn.drop(unique, delete=False)
     for bounded_key, value in entries:
+        if len(value) != _FORMAT_1_UNIQUE.size or not bounded_key:
+            raise CorruptRecord(f"uniqueness entry {bounded_key.hex()} is not of format 1")
         seq, inserted = _FORMAT_1_UNIQUE.unpack(value)
         # unique_prefix(key) without the key itself: format 1 kept only bounded(key).
         txn.put(length_prefixed(bounded_key) + U64.pack(seq), U64.pack(inserted), db=unique)

@@ -111,3 +111,27 @@ def test_a_store_of_an_unknown_format_is_refused_untouched(tmp_path: Path) -> No
     with pytest.raises(StorageError, match="format b'9', this burro reads b'2'"):
         open_storage("lmdb", tmp_path, durability="process")
     assert dict(dump_store(tmp_path)[b"meta"])[b"format"] == b"9"
+
+
+def test_a_format_1_store_that_cannot_be_upgraded_is_refused_untouched(tmp_path: Path) -> None:
+    storage = open_storage("lmdb", tmp_path, durability="process")
+    storage.insert(new_job(unique_key=b"k", unique_for_seconds=60), T0)
+    storage.close()
+    as_format_1(tmp_path)
+    env = lmdb.open(str(tmp_path), max_dbs=64, subdir=True, map_size=16 << 20)
+    unique = env.open_db(b"unique")
+    with env.begin(write=True) as txn:
+        txn.put(b"\x01broken", b"short", db=unique)
+    env.close()
+    before = dump_store(tmp_path)
+    with pytest.raises(StorageError, match="cannot upgrade the store from format b'1'"):
+        open_storage("lmdb", tmp_path, durability="process")
+    assert dump_store(tmp_path) == before
+    # The refused open let the store go: once mended, it opens and upgrades.
+    env = lmdb.open(str(tmp_path), max_dbs=64, subdir=True, map_size=16 << 20)
+    unique = env.open_db(b"unique")
+    with env.begin(write=True) as txn:
+        txn.delete(b"\x01broken", db=unique)
+    env.close()
+    open_storage("lmdb", tmp_path, durability="process").close()
+    assert dict(dump_store(tmp_path)[b"meta"])[b"format"] == b"2"
