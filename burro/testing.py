@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ import pykka
 
 from burro.actors._base import BurroActor
 from burro.clock import ManualClock
+from burro.errors import InvalidTaskError
 from burro.facade.manager import BackgroundTaskManager
 from burro.states import TaskState
 
@@ -66,6 +68,15 @@ def drain(manager: BackgroundTaskManager, queue: str | None = None, timeout: flo
     ``timeout`` seconds of real time, RuntimeNotRunning once the runtime stopped.
     """
     manager._require_running()
+    if queue is not None and not isinstance(queue, str):
+        raise InvalidTaskError(f"drain: a queue is named by a str, not {queue!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise InvalidTaskError(f"drain: timeout must be a number of seconds >= 0, not {timeout!r}")
     if queue is not None and manager._runs_queues and queue not in manager._ctx.hubs:
         raise LookupError(f"drain: queue {queue!r} is not run by this runtime")
     ctx = manager._ctx

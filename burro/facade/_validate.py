@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 import msgpack
+from opentelemetry import propagate
 
 from burro.clock import MAX_SECONDS
 from burro.config import Config
@@ -26,6 +27,7 @@ __all__ = [
     "JobTemplates",
     "build_job",
     "check_aware",
+    "check_text",
     "recurring_record",
     "retention_days",
     "scheduled_time",
@@ -288,6 +290,7 @@ def recurring_record(
     """Validate a recurring definition (its job is already validated) into a record."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidTaskError(f"a recurring task needs a non-empty name, not {name!r}")
+    check_text("a recurring task's name", name)
     if catch_up not in ("one", "all", "none"):
         raise InvalidTaskError(f"catch_up must be 'one', 'all' or 'none', not {catch_up!r}")
     schedule = parse_schedule(expression, timezone)
@@ -343,8 +346,35 @@ def _meta(meta: Any) -> dict[str, Any]:
         return {}
     if not isinstance(meta, Mapping) or not all(isinstance(k, str) for k in meta):
         raise InvalidTaskError("meta must be a mapping with str keys")
+    if meta:
+        _check_trace_context(meta)
     _check_encodable("meta", dict(meta))
     return dict(meta)
+
+
+def _check_trace_context(meta: Mapping[str, Any]) -> None:
+    """Refuse meta entries the trace propagator reads that are not text.
+
+    An attempt reads its producer's trace context from these entries (``traceparent``,
+    ``tracestate``, ``baggage`` with the default propagator); the propagator takes only
+    str values there.
+    """
+    for key in propagate.get_global_textmap().fields & meta.keys():
+        if not isinstance(meta[key], str):
+            raise InvalidTaskError(
+                f"meta[{key!r}] is read as trace context and must be a str, "
+                f"not {type(meta[key]).__name__}"
+            )
+
+
+def check_text(name: str, value: str) -> None:
+    """Refuse text that cannot be stored: a lone surrogate has no UTF-8 form."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise InvalidTaskError(
+            f"{name} cannot be stored: {error.reason} at position {error.start}"
+        ) from None
 
 
 def _check_encodable(name: str, value: Any) -> None:

@@ -38,6 +38,7 @@ from burro.facade._validate import (
     JobRequest,
     JobTemplates,
     build_job,
+    check_text,
     recurring_record,
     reject_unknown_options,
     retention_days,
@@ -488,6 +489,8 @@ class BackgroundTaskManager:
         self._require_running()
         if not self._active:
             return  # disabled: nothing was stored, so nothing is left to cancel
+        if isinstance(task_name_id, str):
+            check_text("a recurring task's name", task_name_id)
         if not isinstance(task_name_id, str) or not self._storage.delete_recurring(task_name_id):
             raise TaskNotFound(f"no recurring task {task_name_id!r}")
 
@@ -588,7 +591,7 @@ class BackgroundTaskManager:
         self._require_running()
         _check_names(queue=queue, worker=worker)
         filters = JobFilter(states=_states(status), queue=queue, worker=worker)
-        _check_page(page, per_page, sort_by)
+        _check_page(page, per_page, sort_by, descending)
         jobs, total = self._storage.list_jobs(
             filters,
             offset=(page - 1) * per_page,
@@ -655,6 +658,8 @@ class BackgroundTaskManager:
     def _hub(self, name: str) -> QueueHub | None:
         """The hub of queue ``name``; ``None`` when disabled, where queue controls do nothing."""
         self._require_running()
+        if not isinstance(name, str):
+            raise InvalidTaskError(f"a queue is named by a str, not {name!r}")
         hub = self._ctx.hubs.get(name)
         if hub is None:
             raise unknown_queue(name, self.config)
@@ -750,13 +755,16 @@ def _states(
 
 
 def _check_names(**names: object) -> None:
-    """Each named argument is a str or None."""
+    """Each named argument is None or a str that can be stored."""
     for name, value in names.items():
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            continue
+        if not isinstance(value, str):
             raise InvalidTaskError(f"{name} must be a str or None, not {value!r}")
+        check_text(name, value)
 
 
-def _check_page(page: int, per_page: int, sort_by: str) -> None:
+def _check_page(page: int, per_page: int, sort_by: str, descending: bool) -> None:
     if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise InvalidTaskError(f"page must be an int >= 1, not {page!r}")
     if (
@@ -769,3 +777,5 @@ def _check_page(page: int, per_page: int, sort_by: str) -> None:
         )
     if sort_by not in _SORT_FIELDS:
         raise InvalidTaskError(f"sort_by must be one of {list(_SORT_FIELDS)}, not {sort_by!r}")
+    if not isinstance(descending, bool):
+        raise InvalidTaskError(f"descending must be a bool, not {descending!r}")

@@ -64,12 +64,14 @@ class EventBus:
 
     def subscribe(self, event_name: str, callback: EventCallback) -> None:
         """Call ``callback(event_name, payload)`` for every ``event_name`` event ("*": all)."""
-        if event_name != "*" and event_name not in EVENT_NAMES:
-            from burro.errors import InvalidTaskError
+        from burro.errors import InvalidTaskError
 
+        if not isinstance(event_name, str) or (event_name != "*" and event_name not in EVENT_NAMES):
             raise InvalidTaskError(
                 f"unknown event {event_name!r}; expected one of {sorted(EVENT_NAMES)} or '*'"
             )
+        if not callable(callback):
+            raise InvalidTaskError(f"the callback must be callable, not {callback!r}")
         with self._lock:
             self._subscribers[event_name] = (*self._subscribers.get(event_name, ()), callback)
             self._wanted = self._listened()

@@ -15,6 +15,7 @@ is injected, extracted or attached unless a span context is valid.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -41,6 +42,7 @@ MESSAGING_SYSTEM = "burro"
 #: Read once: an enum member read off its class costs about a Python call.
 _CONSUMER = SpanKind.CONSUMER
 _ROOT = Context()
+logger = logging.getLogger("burro.tracing")
 
 
 class ProcessSpan:
@@ -65,6 +67,18 @@ class ProcessSpan:
 NO_SPAN = trace.INVALID_SPAN
 #: The attempt's ProcessSpan with the no-op tracer: closing it does nothing.
 UNTRACED = ProcessSpan(NO_SPAN, None)
+
+
+def _extract(job: Job) -> Context | None:
+    """The trace context ``job``'s meta carries; None if the propagator cannot read it.
+
+    The facade refuses such meta, but a job stored otherwise must still run (untraced).
+    """
+    try:
+        return propagate.extract(job.meta)
+    except Exception:  # the propagator's own errors: the job is not to pay for them
+        logger.warning("job %s: its meta holds a trace context that cannot be read", job.id)
+        return None
 
 
 class JobTracer:
@@ -136,7 +150,7 @@ class JobTracer:
         """The CONSUMER span of one attempt of ``job``, made current for its code."""
         # Extraction costs microseconds: skip it for jobs that carry no context.
         meta = job.meta
-        producer = None if self._carrier_keys.isdisjoint(meta) else propagate.extract(meta)
+        producer = None if self._carrier_keys.isdisjoint(meta) else _extract(job)
         parent, links = (_ROOT, None) if producer is None else self._placement(producer)
         span = self._tracer.start_span(
             f"process {job.queue}", context=parent, kind=_CONSUMER, links=links

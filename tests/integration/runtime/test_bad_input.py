@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import burro
+from burro.testing import drain
 from tests.integration.runtime import workers
 from tests.integration.runtime.conftest import Factory
 
@@ -45,6 +46,37 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
         (lambda m: m.enqueue_task(workers.record, args=[1], retry_delay_seconds=-1), "retry_delay"),
         (lambda m: m.enqueue_task(workers.record, args=[1], unique_for_seconds=0), "unique_for"),
         (lambda m: m.enqueue_task(workers.record, args=[1], meta={1: "x"}), "meta"),
+        (lambda m: m.enqueue_task(workers.record, args=[1], meta={"baggage": 7}), "trace context"),
+        (
+            lambda m: m.enqueue_task(workers.record, args=[1], meta={"traceparent": b"00-"}),
+            "trace context",
+        ),
+        (
+            lambda m: m.enqueue_many(
+                [
+                    {"worker": workers.record, "args": [1]},
+                    {"worker": workers.record, "args": [2], "meta": {"tracestate": 3}},
+                ]
+            ),
+            "trace context",
+        ),
+        (lambda m: m.cancel_task("0000000000000001", reason="x\udcff"), "reason cannot be stored"),
+        (lambda m: m.list_tasks(worker="w\udcff"), "worker cannot be stored"),
+        (lambda m: m.list_tasks(queue="q\udcff"), "queue cannot be stored"),
+        (lambda m: m.list_tasks(descending="no"), "descending"),
+        (
+            lambda m: m.schedule_recurring_task("n\udcff", workers.record, "record", [1], "@daily"),
+            "name cannot be stored",
+        ),
+        (lambda m: m.cancel_recurring_task("n\udcff"), "name cannot be stored"),
+        (lambda m: m.pause_queue(["default"]), "named by a str"),
+        (lambda m: m.resume_queue({}), "named by a str"),
+        (lambda m: m.scale_queue(["default"], 2), "named by a str"),
+        (lambda m: m.events.subscribe(["job.completed"], print), "unknown event"),
+        (lambda m: m.events.subscribe("job.completed", 5), "callable"),
+        (lambda m: drain(m, queue=["default"]), "named by a str"),
+        (lambda m: drain(m, timeout="1"), "timeout"),
+        (lambda m: drain(m, timeout=math.nan), "timeout"),
         (lambda m: m.enqueue_task(workers.record, args=[1], colour="red"), "unknown option"),
         (
             lambda m: m.enqueue_task(workers.record, args=[1], queue="nope"),
@@ -108,7 +140,6 @@ def test_unmarked_worker_that_reached_storage_is_discarded_without_running(
     manager: burro.BackgroundTaskManager, recorder: workers.Recorder
 ) -> None:
     from burro.storage.base import NewJob
-    from burro.testing import drain
 
     now = manager.clock.now()
     forged = [
@@ -127,6 +158,31 @@ def test_unmarked_worker_that_reached_storage_is_discarded_without_running(
     assert recorder.calls == []
 
 
+def test_a_stored_trace_context_that_cannot_be_read_does_not_stop_the_job(
+    manager: burro.BackgroundTaskManager, recorder: workers.Recorder
+) -> None:
+    """Meta the facade refuses, stored by other means: the job runs, untraced."""
+    from burro.storage.base import NewJob
+
+    now = manager.clock.now()
+    forged = [
+        NewJob(queue="default", worker=W, function="record", args=(n,), meta={key: value})
+        for n, (key, value) in enumerate([("baggage", 7), ("traceparent", 5), ("tracestate", [])])
+    ]
+    ids = [manager._storage.insert(job, now).id for job in forged]
+    drain(manager)
+    for task_id in ids:
+        status = manager.get_task_status(task_id)
+        assert (status.status, status.attempts) == (burro.TaskState.COMPLETED, 1)
+    assert sorted(recorder.calls) == [("record", 0), ("record", 1), ("record", 2)]
+    tree = manager.supervision_tree()
+    assert _restarts(tree) == 0
+
+
+def _restarts(node: dict[str, Any]) -> int:
+    return int(node["restarts"]) + sum(_restarts(child) for child in node["children"])
+
+
 ALLOWED = "tests.integration.runtime.allowed_workers"
 
 
@@ -134,7 +190,6 @@ def test_allowed_module_runs_its_own_functions_not_the_ones_it_imports(
     start_manager: Factory, recorder: workers.Recorder
 ) -> None:
     from burro.storage.base import NewJob
-    from burro.testing import drain
 
     manager = start_manager(allowed_worker_modules=[ALLOWED])
     own = manager.enqueue_task(ALLOWED, "tidy", ["own"])
@@ -159,7 +214,6 @@ def test_allowed_module_runs_its_classes_own_methods_not_the_ones_they_inherit(
     start_manager: Factory, recorder: workers.Recorder
 ) -> None:
     from burro.storage.base import NewJob
-    from burro.testing import drain
 
     manager = start_manager(allowed_worker_modules=[ALLOWED])
     tidier = f"{ALLOWED}:Tidier"
