@@ -122,11 +122,11 @@ def tasks_table(tasks: Iterable[TaskStatus], title: str | None = None) -> Table:
         table.add_row(
             task.id,
             _state(task.status),
-            task.queue,
-            f"{task.worker}.{task.function}",
+            Text(task.queue),
+            Text(f"{task.worker}.{task.function}"),
             f"{task.attempts}/{task.max_attempts}",
             when(task.inserted_at),
-            first_line(task.last_error),
+            Text(first_line(task.last_error)),
         )
     return table
 
@@ -141,11 +141,11 @@ def dead_letter_table(tasks: Iterable[TaskStatus], title: str | None = "Dead let
     for task in tasks:
         table.add_row(
             task.id,
-            task.queue,
-            f"{task.worker}.{task.function}",
+            Text(task.queue),
+            Text(f"{task.worker}.{task.function}"),
             str(task.attempts),
             when(task.completed_at),
-            first_line(task.last_error),
+            Text(first_line(task.last_error)),
         )
     return table
 
@@ -159,7 +159,7 @@ def statistics_table(statistics: Mapping[str, Any], title: str | None = "Queues"
         total = sum(counts.get(column, 0) for counts in queues.values())
         table.add_column(column.replace("_", " "), justify="right", footer=str(total))
     for name, counts in queues.items():
-        table.add_row(name, *(str(counts.get(column, 0)) for column in STAT_COLUMNS))
+        table.add_row(Text(name), *(str(counts.get(column, 0)) for column in STAT_COLUMNS))
     return table
 
 
@@ -183,16 +183,19 @@ def task_detail(task: TaskStatus) -> RenderableType:
     errors.add_column("at")
     errors.add_column("error", overflow="fold")
     for entry in task.errors:
-        errors.add_row(str(entry.get("attempt")), when(entry.get("at")), first_line(entry["error"]))
+        errors.add_row(
+            str(entry.get("attempt")), when(entry.get("at")), Text(first_line(entry["error"]))
+        )
     return Group(fields, Text(""), errors)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """A field's value as plain text: rich would read ``[...]`` in stored data as markup."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return Text(value.isoformat())
     if value is None:
-        return "-"
-    return repr(value) if not isinstance(value, str) else value
+        return Text("-")
+    return Text(repr(value) if not isinstance(value, str) else value)
 
 
 def recurring_table(tasks: Iterable[RecurringTask]) -> Table:
@@ -202,11 +205,11 @@ def recurring_table(tasks: Iterable[RecurringTask]) -> Table:
         table.add_column(name, no_wrap=name == "name")
     for task in tasks:
         table.add_row(
-            task.name,
-            task.cron_expression,
-            task.timezone,
-            f"{task.worker}.{task.function}",
-            repr(list(task.args)),
+            Text(task.name),
+            Text(task.cron_expression),
+            Text(task.timezone),
+            Text(f"{task.worker}.{task.function}"),
+            Text(repr(list(task.args))),
             when(task.next_fire_at),
         )
     return table

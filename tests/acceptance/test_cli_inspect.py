@@ -67,6 +67,17 @@ def test_status_shows_the_error_history(store: Store, manager: burro.BackgroundT
     assert result.stdout.count("RuntimeError: boom") >= 2  # one line per failed attempt
 
 
+def test_stored_text_that_looks_like_markup_is_shown_as_it_is(
+    store: Store, manager: burro.BackgroundTaskManager
+) -> None:
+    [task_id] = _run(manager, (cli_workers.always_fails, ["[red] disk full"], "default"))
+    status = burro_cli("status", task_id, *store.args).stdout
+    assert "['[red] disk full']" in status  # the args
+    assert "RuntimeError: [red] disk full" in status  # the error history
+    for command in ("dlq", "list"):
+        assert "RuntimeError: [red] disk full" in burro_cli(command, *store.args).stdout
+
+
 def test_list_filters_by_state_queue_and_worker_and_pages(
     store: Store, manager: burro.BackgroundTaskManager
 ) -> None:
