@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -254,9 +255,29 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(document: Any, *, compact: bool = False) -> str:
-    """``document`` as JSON: datetimes ISO-8601, enums by value, bytes as base64."""
+    """``document`` as JSON: datetimes ISO-8601, enums by value, bytes as base64.
+
+    Non-finite floats become the strings "NaN", "Infinity" and "-Infinity": JSON has no
+    such numbers, and strict parsers refuse the bare words ``json`` would write.
+    """
     indent = None if compact else 2
-    return json.dumps(document, default=_json_default, indent=indent, ensure_ascii=False)
+    return json.dumps(
+        _finite(document), default=_json_default, indent=indent, ensure_ascii=False, allow_nan=False
+    )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float, however deep, replaced by its JSON-safe name."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NON_FINITE[repr(value)]
+    if isinstance(value, Mapping):
+        return {_finite(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_finite(item) for item in value]
+    return value
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def emit_json(document: Any) -> None:

@@ -30,7 +30,11 @@ def burro_json(*args: object) -> Any:
     """Run ``burro ARGS --json``, check it succeeded, and parse its stdout."""
     result = burro_cli(*args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return json.loads(result.stdout, parse_constant=_not_json)
+
+
+def _not_json(word: str) -> None:
+    raise AssertionError(f"{word} is not JSON (strict parsers refuse it)")
 
 
 def one_error_line(result: Result) -> str:

@@ -47,6 +47,13 @@ def test_enqueue_options_reach_the_stored_task(store: Store) -> None:
     assert before + timedelta(seconds=59) < due < before + timedelta(seconds=62)
 
 
+def test_numbers_json_cannot_hold_are_printed_as_names(store: Store) -> None:
+    store.data_dir.mkdir()
+    task = burro_json("enqueue", WORKERS, "add", "[NaN, 1e400, -1e400, 1.5]", *store.args)
+    assert task["args"] == ["NaN", "Infinity", "-Infinity", 1.5]
+    assert burro_json("status", task["id"], *store.args)["args"] == task["args"]
+
+
 def test_cancel_a_waiting_task(store: Store) -> None:
     store.data_dir.mkdir()
     task = burro_json("enqueue", WORKERS, "add", "[1, 2]", "--scheduled-in", "60", *store.args)
