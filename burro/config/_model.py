@@ -31,6 +31,10 @@ TraceLinkMode = Literal["child", "link"]
 
 #: The most attempts a job may have: the store keeps the count as an unsigned 64-bit integer.
 MAX_ATTEMPTS = 2**64 - 1
+#: The most workers one queue may have in one runtime. Each is a thread: far more would
+#: exhaust the process before doing more work (jobs that wait on I/O for long are better
+#: spread over processes sharing the data directory).
+MAX_CONCURRENCY = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,7 @@ class QueueConfig:
         rate_limit: Jobs per second; reserved, not enforced yet.
     """
 
-    concurrency: int = field(default=10, metadata=checked(at_least(1)))
+    concurrency: int = field(default=10, metadata=checked(at_least(1, MAX_CONCURRENCY)))
     rate_limit: float | None = field(default=None, metadata=checked(above(0)))
 
     def __post_init__(self) -> None:

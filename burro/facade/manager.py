@@ -27,6 +27,7 @@ from burro.actors._hub import QueueHub
 from burro.actors.cleanup import sweep_finished
 from burro.clock import Clock, SystemClock
 from burro.config import Config, load_config
+from burro.config._model import MAX_CONCURRENCY
 from burro.errors import (
     ConfigError,
     InvalidTaskError,
@@ -637,8 +638,14 @@ class BackgroundTaskManager:
     def scale_queue(self, name: str, concurrency: int) -> None:
         """Change how many jobs ``name`` runs at once in this runtime."""
         hub = self._hub(name)
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise InvalidTaskError(f"concurrency must be an int >= 1, not {concurrency!r}")
+        if (
+            not isinstance(concurrency, int)
+            or isinstance(concurrency, bool)
+            or not 1 <= concurrency <= MAX_CONCURRENCY
+        ):
+            raise InvalidTaskError(
+                f"concurrency must be an int from 1 to {MAX_CONCURRENCY}, not {concurrency!r}"
+            )
         if hub is None:
             return
         from burro.supervision.runtime_tree import worker_spec

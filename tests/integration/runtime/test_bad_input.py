@@ -105,6 +105,7 @@ BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
         (lambda m: m.list_tasks(worker=workers.record), "worker"),
         (lambda m: m.pause_queue("nope"), "unknown queue"),
         (lambda m: m.scale_queue("default", 0), "concurrency"),
+        (lambda m: m.scale_queue("default", 1025), "from 1 to 1024"),
         (lambda m: m.cleanup_old_tasks(retention_days_completed=-1), "retention_days_completed"),
         (lambda m: m.cleanup_old_tasks(retention_days_failed=math.nan), "retention_days_failed"),
         (lambda m: m.cleanup_old_tasks(retention_days_failed=math.inf), "retention_days_failed"),

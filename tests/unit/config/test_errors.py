@@ -96,6 +96,10 @@ def test_unknown_key_names_the_closest_valid_key(table: dict[str, Any], message:
         ({"allowed_worker_modules": ["a", 1]}, "expected a list of strings"),
         ({"default_queue_name": ""}, "'default_queue_name' in [burro]: a queue name must be"),
         ({"queues": {"emails": {"concurrency": -1}}}, "[burro.queues.emails]: must be >= 1"),
+        (
+            {"queues": {"emails": {"concurrency": 1025}}},
+            "[burro.queues.emails]: must be >= 1 and <= 1024, got 1025",
+        ),
         ({"queues": {"emails": {"concurrency": True}}}, "expected an integer, got True (bool)"),
         ({"queues": {"emails": {"rate_limit": 0}}}, "'rate_limit' in [burro.queues.emails]: must"),
         ({"queues": {"bad name": {}}}, "invalid name 'bad name' in [burro.queues]"),
@@ -165,7 +169,7 @@ def test_bad_key_in_file_names_the_file(tmp_path: Path) -> None:
 
     load_raises(
         f"config file '{path}': invalid value for 'concurrency' in [burro.queues.emails]: "
-        "must be >= 1, got 0",
+        "must be >= 1 and <= 1024, got 0",
         path,
     )
 
@@ -222,7 +226,7 @@ def test_source_of_the_wrong_kind() -> None:
             f"'default_max_attempts' in [burro]: must be >= 1 and <= {2**64 - 1}, got 0",
         ),
         ({"BURRO_POLL_INTERVAL_SECONDS": "soon"}, "expected a number, got 'soon'"),
-        ({"BURRO_QUEUES__EMAILS__CONCURRENCY": "-2"}, "must be >= 1, got -2"),
+        ({"BURRO_QUEUES__EMAILS__CONCURRENCY": "-2"}, "must be >= 1 and <= 1024, got -2"),
         ({"BURRO_DURABILITY": "always"}, "must be one of 'fsync', 'process', got 'always'"),
         ({"BURRO_DATA_DIR": ""}, "expected a path, got an empty string"),
     ],

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from burro.config import CleanupConfig, Config, QueueConfig, load_config
+from burro.config._model import MAX_CONCURRENCY
 
 queue_names = st.from_regex(r"[A-Za-z0-9_.-]{1,12}", fullmatch=True)
 seconds = st.floats(min_value=0, max_value=1e9, allow_nan=False)
@@ -17,7 +18,7 @@ module_patterns = st.from_regex(r"[a-z_][a-z0-9_.*]{0,15}", fullmatch=True)
 
 queue_configs = st.builds(
     QueueConfig,
-    concurrency=st.integers(min_value=1, max_value=10_000),
+    concurrency=st.integers(min_value=1, max_value=MAX_CONCURRENCY),
     rate_limit=st.none() | positive,
 )
 cleanup_configs = st.builds(
