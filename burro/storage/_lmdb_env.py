@@ -212,7 +212,11 @@ class SharedEnvironment:
         self.forked = False
         self._writer = threading.Lock()
         self._gate = _ReaderGate()
-        self._group = GroupCommitter(self._commit_batch, self._make_durable if synced else None)
+        self._group = GroupCommitter(
+            self._commit_batch,
+            self._make_durable if synced else None,
+            commit_one=None if synced else self._commit_one,
+        )
         #: Whether a commit of the current batch flushed to disk (see ``_write_once``).
         self._flushed = False
         #: Why a flush failed, if one did: then no further write is accepted.
@@ -267,6 +271,44 @@ class SharedEnvironment:
             if self._flushes_asked and _asks_for_flush(tickets):
                 self._flush()
             return self._flushed
+
+    def _commit_one(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+        """:meth:`_commit_batch` of one body, for a lone writer of an unsynced store.
+
+        Most writes find nobody else writing: a ticket and the batch's bookkeeping would
+        cost them a few calls each.
+        """
+        if type(body) is _FlushedBody:  # rare (see write): the batch's path flushes it
+            ticket = Ticket(body)
+            self._commit_batch([ticket])
+            if ticket.error is not None:
+                raise ticket.error
+            result: _T = ticket.result
+            return result
+        with self._writer:
+            if self._flush_failure is not None:
+                self._refuse_after_failed_flush()
+            while True:
+                try:
+                    return self._write_alone(body)
+                except lmdb.MapFullError:
+                    self._grow()
+                except lmdb.MapResizedError:
+                    self._adopt_growth()
+
+    def _write_alone(self, body: Callable[[lmdb.Transaction[bytes]], _T]) -> _T:
+        """:meth:`_write_once` of one body on an unsynced store; its error is raised."""
+        txn = self.env.begin(None, None, True)
+        txn_id = txn.id()
+        self.counters.begin(txn_id)
+        try:
+            result = body(txn)
+        except BaseException:
+            self._abort(txn)
+            raise
+        txn.commit()  # unsynced: a failed commit flushed nothing, and is simply raised
+        self.counters.committed(txn_id)
+        return result
 
     def _refuse_after_failed_flush(self) -> NoReturn:
         raise StorageError(
