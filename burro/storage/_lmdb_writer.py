@@ -97,7 +97,7 @@ class JobWriter:
         self._counters = shared.counters
         self._claimed = shared.claimed
         self._count_deltas: dict[tuple[int, int], int] = {}
-        self._failure_deltas: dict[bytes, int] = {}
+        self._failure_deltas: dict[tuple[int, int], int] = {}
         self._next_seq: int | None = None
         #: Queue ids read or created in this transaction, cached once it commits.
         self.new_queues: dict[str, int] = {}
@@ -295,20 +295,16 @@ class JobWriter:
 
     def count_failure(self, job: StoredJob, now: datetime) -> None:
         """Count one failed attempt of ``job`` on ``now``'s UTC day."""
-        counter = FAILED_DAY.pack(day_number(now), self.queue_id(job.queue))
+        counter = (day_number(now), self.queue_id(job.queue))
         self._failure_deltas[counter] = self._failure_deltas.get(counter, 0) + 1
 
     # -- commit --------------------------------------------------------------------
     def flush(self) -> None:
         """Write the counters this transaction changed."""
         counters = self._counters
-        changed = {}
-        for counter, delta in self._count_deltas.items():
-            if delta:
-                changed[COUNT.pack(*counter)] = delta
-        written = self._add(self.dbs.counts, changed, counters.current)
+        written = self._add(self.dbs.counts, COUNT, self._count_deltas, counters.current)
         if self._failure_deltas:
-            self._add(self.dbs.failed, self._failure_deltas, {})
+            self._add(self.dbs.failed, FAILED_DAY, self._failure_deltas, {})
         if self._next_seq is not None:
             self.txn.put(_NEXT_SEQ, U64.pack(self._next_seq), True, True, False, self.dbs.meta)
             written[_NEXT_SEQ] = self._next_seq
@@ -316,15 +312,24 @@ class JobWriter:
             counters.wrote(written)
 
     def _add(
-        self, db: lmdb._Database, deltas: dict[bytes, int], known: dict[bytes, int]
+        self,
+        db: lmdb._Database,
+        layout: struct.Struct,
+        deltas: dict[tuple[int, int], int],
+        known: dict[bytes, int],
     ) -> dict[bytes, int]:
         """Add each delta to its counter (whose value is taken from ``known`` if there).
 
-        Returns the new values (by key). One call for all: a flush adds two or three.
+        ``deltas`` are by counter fields, packed by ``layout`` into the counter's key;
+        moves that cancelled out are skipped. Returns the new values (by key). One call
+        for all: a flush adds two or three.
         """
         txn = self.txn
         written = {}
-        for key, delta in deltas.items():
+        for counter, delta in deltas.items():
+            if not delta:
+                continue
+            key = layout.pack(*counter)
             value = known.get(key)
             if value is None:
                 raw = txn.get(key, None, db)
