@@ -49,7 +49,7 @@ from burro.facade._validate import (
 from burro.facade._worker import WorkerResolver
 from burro.facade.results import Pagination, RecurringTask, TaskStatus
 from burro.observability.events import EventBus
-from burro.observability.reporter import LifecycleReporter
+from burro.observability.reporter import Enqueue, LifecycleReporter
 from burro.states import TaskState
 from burro.storage import open_storage
 from burro.storage.base import JobFilter, NewJob, RuntimeInfo, Storage
@@ -422,7 +422,8 @@ class BackgroundTaskManager:
         try:
             with self._ctx.turn:
                 job = build(task, 0)
-                with self._ctx.reporter.enqueueing((job,)) as enqueue:
+                # The PRODUCER span (reporter.enqueueing((job,)), without that method's call).
+                with Enqueue(self._ctx.reporter, (job,)) as enqueue:
                     inserted = self._storage.insert(enqueue.jobs[0], self.clock.now())
                     enqueue.stored((inserted,))
                 if inserted.created and self._runs_queues:

@@ -300,7 +300,7 @@ class _SpanScope:
         tb: TracebackType | None,
     ) -> None:
         span = self._span
-        if span is not None:
+        if span is not None and span is not NO_SPAN:  # the no-op span's end does nothing
             if exc is not None:
                 self._reporter._tracer.crashed(span, exc)
             span.end()

@@ -40,7 +40,7 @@ _RETURNED_FAILURES = frozenset({"Failure", "error"})
 
 MESSAGING_SYSTEM = "burro"
 #: Read once: an enum member read off its class costs about a Python call.
-_CONSUMER = SpanKind.CONSUMER
+_CONSUMER, _PRODUCER = SpanKind.CONSUMER, SpanKind.PRODUCER
 _ROOT = Context()
 logger = logging.getLogger("burro.tracing")
 
@@ -101,7 +101,7 @@ class JobTracer:
     def start_send(self, jobs: Sequence[NewJob]) -> Span:
         """The PRODUCER span of one enqueue (of one job, or a batch), in the current span."""
         queue = jobs[0].queue if len(jobs) == 1 else _common_queue(jobs)
-        span = self._tracer.start_span(f"send {queue}" if queue else "send", kind=SpanKind.PRODUCER)
+        span = self._tracer.start_span(f"send {queue}" if queue else "send", kind=_PRODUCER)
         if span is not NO_SPAN and span.is_recording():
             span.set_attributes(_send_attributes(jobs, queue))
         return span
