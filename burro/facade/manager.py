@@ -67,6 +67,8 @@ logger = logging.getLogger("burro")
 
 _SORT_FIELDS = ("inserted_at", "scheduled_at", "priority", "attempted_at", "completed_at")
 _MAX_PER_PAGE = 1_000
+#: Seconds to wait for an idle worker to stop when a scale-up is rolled back.
+_WORKER_STOP_TIMEOUT = 10.0
 
 
 class _Phase(Enum):
@@ -649,19 +651,30 @@ class BackgroundTaskManager:
             )
         if hub is None:
             return
-        from burro.supervision.runtime_tree import worker_spec
-
         assert self._root is not None
         queue_sup = self._root.proxy().child_ref(f"QueueSupervisor:{name}").get(timeout=5)
         current = hub.concurrency
+        # New slots open only once all their workers run: a failed start changes nothing.
+        self._start_workers(queue_sup, hub, range(current, concurrency))
         hub.concurrency = concurrency
-        for index in range(current, concurrency):
-            queue_sup.proxy().start_child(worker_spec(self._ctx, name, index)).get(timeout=10)
         for index in range(concurrency, current):
-            queue_sup.proxy().terminate_child(f"WorkerActor:{name}:{index}")
-            queue_sup.proxy().delete_child(f"WorkerActor:{name}:{index}")
-            hub.detach_worker(index)
+            _stop_worker(queue_sup, hub, index)
         hub.wake()
+
+    def _start_workers(self, queue_sup: pykka.ActorRef[Any], hub: QueueHub, slots: range) -> None:
+        """Start a worker for each slot; if one fails, stop those started and raise."""
+        from burro.supervision.runtime_tree import worker_spec
+
+        started = slots.start
+        try:
+            for index in slots:
+                spec = worker_spec(self._ctx, hub.name, index)
+                queue_sup.proxy().start_child(spec).get(timeout=10)
+                started = index + 1
+        except BaseException:
+            for index in range(slots.start, started):  # idle: their slots never opened
+                _stop_worker(queue_sup, hub, index, wait=True)
+            raise
 
     def _hub(self, name: str) -> QueueHub | None:
         """The hub of queue ``name``; ``None`` when disabled, where queue controls do nothing."""
@@ -760,6 +773,22 @@ def _states(
         raise InvalidTaskError(
             f"unknown status in {names!r}; expected some of {[s.value for s in TaskState]}"
         ) from None
+
+
+def _stop_worker(
+    queue_sup: pykka.ActorRef[Any], hub: QueueHub, index: int, *, wait: bool = False
+) -> None:
+    """Stop slot ``index``'s worker and forget it (its running job keeps the slot busy).
+
+    ``wait``: return once it is gone (a worker scaled down may first finish its job).
+    """
+    child = f"WorkerActor:{hub.name}:{index}"
+    stopped = queue_sup.proxy().terminate_child(child)
+    deleted = queue_sup.proxy().delete_child(child)
+    hub.detach_worker(index)
+    if wait:
+        stopped.get(timeout=_WORKER_STOP_TIMEOUT)
+        deleted.get(timeout=_WORKER_STOP_TIMEOUT)
 
 
 def _check_names(**names: object) -> None:

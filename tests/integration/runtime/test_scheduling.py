@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 import burro
@@ -193,6 +196,47 @@ def test_scale_queue_up_and_down(start_manager: Factory, recorder: workers.Recor
     recorder.gate.set()
     drain(manager)
     assert recorder.max_active == 1
+
+
+def test_a_worker_that_fails_to_start_leaves_the_queue_as_it_was(
+    start_manager: Factory, recorder: workers.Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burro.supervision import runtime_tree
+
+    manager = start_manager(queues={"default": {"concurrency": 1}})
+    real_spec = runtime_tree.worker_spec
+
+    def spec_failing_at_slot_3(context: Any, queue: str, index: int) -> Any:
+        spec = real_spec(context, queue, index)
+        if index == 3:
+            return replace(spec, start=_no_thread)
+        return spec
+
+    monkeypatch.setattr(runtime_tree, "worker_spec", spec_failing_at_slot_3)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        manager.scale_queue("default", 5)
+    assert manager.health()["queues"]["default"]["concurrency"] == 1
+    assert _worker_ids(manager.supervision_tree()) == ["WorkerActor:default:0"]
+    monkeypatch.setattr(runtime_tree, "worker_spec", real_spec)
+    manager.scale_queue("default", 2)  # the slots of the failed attempt are free again
+    assert _worker_ids(manager.supervision_tree()) == [
+        "WorkerActor:default:0",
+        "WorkerActor:default:1",
+    ]
+    for i in range(2):
+        manager.enqueue_task(workers.blocks, args=[i])
+    recorder.wait_for(lambda: recorder.active == 2)
+    recorder.gate.set()
+    drain(manager)
+
+
+def _no_thread() -> Any:
+    raise RuntimeError("can't start new thread")
+
+
+def _worker_ids(node: dict[str, Any]) -> list[str]:
+    own = [node["name"]] if str(node["name"]).startswith("WorkerActor:") else []
+    return own + [name for child in node["children"] for name in _worker_ids(child)]
 
 
 def caught_up(manager: burro.BackgroundTaskManager) -> None:
