@@ -493,9 +493,10 @@ class BackgroundTaskManager:
         self._require_running()
         if not self._active:
             return  # disabled: nothing was stored, so nothing is left to cancel
-        if isinstance(task_name_id, str):
-            check_text("a recurring task's name", task_name_id)
-        if not isinstance(task_name_id, str) or not self._storage.delete_recurring(task_name_id):
+        if not isinstance(task_name_id, str):
+            raise TaskNotFound(f"no recurring task {task_name_id!r}")
+        check_text("a recurring task's name", task_name_id)
+        if not self._storage.delete_recurring(task_name_id):
             raise TaskNotFound(f"no recurring task {task_name_id!r}")
 
     @_not_after_stop
